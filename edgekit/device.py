@@ -1,0 +1,238 @@
+"""Device profiles: one TOML file per target, validated by a strict schema.
+
+A profile says what kind of compute unit a target is, which precision and export format it runs,
+its peak MAC rate and memory bandwidth (each with a source and a confidence), which elementwise ops
+its runtime fuses into the producing layer, and which ops it cannot run. The ridge point
+(MACs per byte at which a layer stops being memory-bound) is derived as
+``peak_gmac_s / mem_gb_s`` and never stated twice.
+
+Profiles are searched, in order, in ``--devices-dir`` directories, in the ``os.pathsep``-separated
+directories of ``EDGEKIT_DEVICES``, and in the profiles shipped with edgekit (``devices/``).
+A profile may also be loaded by path.
+
+Example profile::
+
+    name = "pixel8-edgetpu"
+    description = "Google Pixel 8 (Tensor G3) EdgeTPU"
+    kind = "npu"
+    precision = "int8"
+    format = "tflite"
+    runtime = "TFLite with the EdgeTPU delegate"
+    fuses = ["BatchNormalization", "Relu", "Clip", "Add"]
+    unsupported_ops = []
+
+    [peak_gmac_s]
+    value = 4000.0
+    source = "..."
+    confidence = "low"
+
+    [mem_gb_s]
+    value = 9.2
+    source = "..."
+    confidence = "low"
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import os
+import tomllib
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from edgekit.errors import ConfigError, did_you_mean, unknown_name
+
+ENV_VAR = "EDGEKIT_DEVICES"
+
+
+class ComputeKind(enum.StrEnum):
+    CPU = "cpu"
+    GPU = "gpu"
+    DSP = "dsp"
+    NPU = "npu"
+
+
+class Precision(enum.StrEnum):
+    INT8 = "int8"
+    FP16 = "fp16"
+    FP32 = "fp32"
+
+    @property
+    def bytes(self) -> int:
+        """Bytes per activation or weight element at this precision."""
+        return {"int8": 1, "fp16": 2, "fp32": 4}[self.value]
+
+    @property
+    def bias_bytes(self) -> int:
+        """Bytes per bias element (int8 kernels accumulate and store bias in int32)."""
+        return 4 if self is Precision.INT8 else self.bytes
+
+
+class Confidence(enum.StrEnum):
+    HIGH = "high"  # vendor datasheet or measured on the device
+    MEDIUM = "medium"  # derived from published numbers with a stated method
+    LOW = "low"  # estimated or fit to few measurements
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Sourced(_Strict):
+    """A number with where it came from and how far to trust it."""
+
+    value: Annotated[float, Field(gt=0)]
+    source: Annotated[str, Field(min_length=3)]
+    confidence: Confidence
+
+
+class SourcedOverhead(_Strict):
+    """A fixed per-inference cost (invoke and dispatch), which may be zero."""
+
+    value: Annotated[float, Field(ge=0)]
+    source: Annotated[str, Field(min_length=3)]
+    confidence: Confidence
+
+
+class DeviceProfile(_Strict):
+    """One target: the schema of a ``devices/*.toml`` file."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")]
+    description: str
+    kind: ComputeKind
+    precision: Precision
+    format: Literal["tflite", "coreml", "onnx"]
+    runtime: str = ""
+    peak_gmac_s: Sourced
+    mem_gb_s: Sourced
+    overhead_ms: SourcedOverhead | None = None
+    fuses: tuple[str, ...] = ()
+    unsupported_ops: tuple[str, ...] = ()
+    notes: str = ""
+    sweep: bool = False  # a hardware-independent ridge-point profile, not a real device
+
+    @field_validator("fuses", "unsupported_ops")
+    @classmethod
+    def _no_duplicates(cls, ops: tuple[str, ...]) -> tuple[str, ...]:
+        dup = sorted({o for o in ops if ops.count(o) > 1})
+        if dup:
+            raise ValueError(f"lists {dup} more than once")
+        return ops
+
+    # Derived numbers, in SI units inside.
+    @property
+    def peak_mac_s(self) -> float:
+        return self.peak_gmac_s.value * 1e9
+
+    @property
+    def mem_bytes_s(self) -> float:
+        return self.mem_gb_s.value * 1e9
+
+    @property
+    def ridge_mac_per_byte(self) -> float:
+        return self.peak_gmac_s.value / self.mem_gb_s.value
+
+    @property
+    def overhead_s(self) -> float:
+        return (self.overhead_ms.value if self.overhead_ms else 0.0) / 1e3
+
+    def fingerprint(self) -> str:
+        """A short hash of the profile's content, for report metadata and caches."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:12]
+
+
+_FIELD_NAMES = tuple(DeviceProfile.model_fields) + tuple(Sourced.model_fields)
+
+
+def builtin_devices_dir() -> Path:
+    """The directory of the profiles shipped with edgekit."""
+    from edgekit import devices  # the ``devices/`` folder, mapped into the package
+
+    return Path(devices.__file__).parent
+
+
+def search_path(devices_dirs: Sequence[str | os.PathLike[str]] = ()) -> list[Path]:
+    """Directories searched for profiles: explicit ones, then ``$EDGEKIT_DEVICES``, then built-in."""
+    dirs = [Path(d) for d in devices_dirs]
+    env = os.environ.get(ENV_VAR, "")
+    dirs += [Path(d) for d in env.split(os.pathsep) if d]
+    dirs.append(builtin_devices_dir())
+    for d in dirs[:-1]:
+        if not d.is_dir():
+            raise ConfigError(f"devices directory '{d}' does not exist (check --devices-dir / ${ENV_VAR})")
+    return dirs
+
+
+def _format_error(path: Path, exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = [str(p) for p in err["loc"]]
+    where = ".".join(loc) if loc else "(top level)"
+    section = f"[{loc[0]}] " if len(loc) > 1 else ""
+    key = loc[-1] if loc else ""
+    if err["type"] == "extra_forbidden":
+        return f"{path}: unknown key '{where}'{did_you_mean(key, _FIELD_NAMES)}"
+    if err["type"] == "missing":
+        return f"{path}: {section}missing required key '{key}'"
+    value = err.get("input")
+    msg = err["msg"].replace("Input should be", "must be").replace("Value error, ", "")
+    return f"{path}: {section}{key} {msg}, got {value!r}"
+
+
+def load_profile_file(path: str | os.PathLike[str]) -> DeviceProfile:
+    """Load and validate one profile file; the file's stem must equal its ``name``."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"device profile '{path}' does not exist") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    try:
+        profile = DeviceProfile.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(path, exc)) from exc
+    if profile.name != path.stem:
+        raise ConfigError(
+            f"{path}: name '{profile.name}' does not match the file name; rename the file to "
+            f"'{profile.name}.toml' or set name = \"{path.stem}\""
+        )
+    return profile
+
+
+def _index(devices_dirs: Sequence[str | os.PathLike[str]]) -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for d in search_path(devices_dirs):
+        for f in sorted(d.glob("*.toml")):
+            found.setdefault(f.stem, f)  # earlier directories win
+    return found
+
+
+def list_devices(devices_dirs: Sequence[str | os.PathLike[str]] = ()) -> list[DeviceProfile]:
+    """Every profile on the search path, sorted by name."""
+    return [load_profile_file(p) for _, p in sorted(_index(devices_dirs).items())]
+
+
+def load_device(
+    name: str | os.PathLike[str] | DeviceProfile, devices_dirs: Sequence[str | os.PathLike[str]] = ()
+) -> DeviceProfile:
+    """Load a profile by name (``pixel8-edgetpu``) or by path to a ``.toml`` file."""
+    if isinstance(name, DeviceProfile):
+        return name
+    s = str(name)
+    if s.endswith(".toml") or os.sep in s:
+        return load_profile_file(s)
+    index = _index(devices_dirs)
+    if s not in index:
+        raise unknown_name("device", s, index, "edgekit devices")
+    return load_profile_file(index[s])
+
+
+def load_devices(
+    names: Iterable[str], devices_dirs: Sequence[str | os.PathLike[str]] = ()
+) -> list[DeviceProfile]:
+    """Load several profiles, keeping the order given."""
+    return [load_device(n, devices_dirs) for n in names]

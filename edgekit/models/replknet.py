@@ -1,0 +1,1 @@
+"""RepLKNet placeholder (being written)."""
