@@ -580,3 +580,374 @@ __all__ = [
     "fittable_classes", "loo_predictions", "model_costs", "op_class", "predict_layers_s",
     "predict_s", "profile_from_fit", "read_measurements", "spearman",
 ]
+
+
+# --- the population run ----------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One member of the validation population."""
+
+    model: str
+    deploy: bool = True
+    resolution: int | None = None
+
+    @property
+    def label(self) -> str:
+        return self.model if self.deploy else f"{self.model}[train]"
+
+
+def population(models: Sequence[str] | None = None, *, include_train_form: bool = True,
+               include_test: bool = False) -> list[Entry]:
+    """Every zoo model (or those matching the ``models`` globs), deploy form; re-parameterizable
+    models also in their train-time form (unfused branches)."""
+    from edgekit.errors import unknown_name
+    from edgekit.models import get_spec, list_models
+    from edgekit.models.registry import registered
+
+    names: list[str] = []
+    for pat in models or [None]:  # type: ignore[list-item]
+        found = list_models(pat, include_test=include_test)
+        if pat and not found:
+            if any(ch in pat for ch in "*?["):
+                raise unknown_name("model pattern", pat, registered(), "edgekit models")
+            get_spec(pat)  # raises for an unknown name; accepts any timm name
+            found = [pat]
+        names += [n for n in found if n not in names]
+    out = []
+    for n in names:
+        out.append(Entry(n, True))
+        if include_train_form and get_spec(n).reparameterizable:
+            out.append(Entry(n, False))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Validation:
+    """Everything one ``validate`` run produced."""
+
+    measurements: pd.DataFrame  # one row per entry: latency_ms (median of repeats) and spread
+    predictions: pd.DataFrame  # one row per entry: measured and each predictor's prediction
+    summary: pd.DataFrame  # one row per predictor: r_s, errors, and fit parameters
+    layers: pd.DataFrame | None  # one row per layer: measured and predicted layer times
+    fits: dict[str, FitReport]
+    meta: dict[str, Any]
+
+
+def _log(msg: str) -> None:
+    import sys
+
+    print(msg, file=sys.stderr, flush=True)
+
+
+def measure_population(entries: Sequence[Entry], *, runtime: str = "onnxruntime",
+                       threads: int = 1, repeats: int = 3, runs: int = 10, warmup: int = 3,
+                       min_time_s: float = 0.3, precision: str = "fp32", xnnpack: bool = True,
+                       cache_dir: str | os.PathLike[str] | None = None, seed: int = 0,
+                       log: Any = _log) -> pd.DataFrame:
+    """Time every entry ``repeats`` times, in a shuffled order each round (interleaved, so slow
+    drifts of a noisy host spread over all models), and keep the median of the round medians."""
+    import random
+
+    import numpy as np
+    import pandas as pd
+
+    from edgekit.bench.runners import prepare, run_prepared
+
+    rounds: dict[str, list[Any]] = {e.label: [] for e in entries}
+    order = list(entries)
+    rng = random.Random(seed)
+    for r in range(repeats):
+        if r:
+            rng.shuffle(order)
+        for i, e in enumerate(order):
+            p = prepare(e.model, runtime=runtime, threads=threads, xnnpack=xnnpack,
+                        resolution=e.resolution, precision=precision, deploy=e.deploy,
+                        cache_dir=cache_dir, seed=seed)
+            res = run_prepared(p, runs=runs, warmup=warmup, min_time_s=min_time_s)
+            rounds[e.label].append(res)
+            del p
+            log(f"[round {r + 1}/{repeats} {i + 1}/{len(order)}] {e.label}: "
+                f"{res.median_ms:.2f} ms (p10 {res.p10_ms:.2f}, p90 {res.p90_ms:.2f})")
+    rows = []
+    for e in entries:
+        res_list = rounds[e.label]
+        med = np.array([x.median_ms for x in res_list])
+        all_ns = tuple(t for x in res_list for t in x.times_ns)
+        last = res_list[-1]
+        rows.append({
+            "model": e.model, "deploy": e.deploy, "label": e.label,
+            "resolution": last.resolution, "runtime": last.runtime.value,
+            "precision": last.precision, "threads": threads, "xnnpack": last.xnnpack,
+            "latency_ms": float(np.median(med)), "repeat_min_ms": float(med.min()),
+            "repeat_max_ms": float(med.max()),
+            "p10_ms": float(np.percentile(all_ns, 10) / 1e6),
+            "p90_ms": float(np.percentile(all_ns, 90) / 1e6),
+            "mean_ms": float(np.mean(all_ns) / 1e6), "runs": len(all_ns), "repeats": repeats,
+            "artifact": last.artifact, "status": "measured",
+        })
+    return pd.DataFrame(rows)
+
+
+def _summary_row(name: str, pred_s: Any, meas_s: Any, macs: Any, extra: dict[str, Any],
+                 ci: bool = True) -> dict[str, Any]:
+    st = error_stats(pred_s, meas_s)
+    row: dict[str, Any] = {"predictor": name, **st}
+    row["r_s_macs"] = spearman(macs, meas_s)
+    if ci:
+        row["r_s_ci_lo"], row["r_s_ci_hi"] = bootstrap_spearman(pred_s, meas_s)
+    return {**row, **extra}
+
+
+def layer_comparison(entries: Sequence[Entry], meas: pd.DataFrame, estimates: dict[str, Any],
+                     costs: dict[str, ModelCosts], fit: RooflineFit | None, *, threads: int,
+                     log: Any = _log) -> pd.DataFrame:
+    """Measured (ORT profiler) against predicted time per roofline layer row, every model."""
+    import onnx
+    import pandas as pd
+
+    from edgekit.bench.runners import profile_onnxruntime
+
+    frames = []
+    for e in entries:
+        row = meas[meas["label"] == e.label].iloc[0]
+        est = estimates[e.label]
+        layers = est.layers.reset_index(drop=True)
+        names = list(layers["name"])
+        index = {n: i for i, n in enumerate(names)}
+        g = onnx.load(row["artifact"], load_external_data=False).graph
+        producer = {o: n for n in g.node for o in n.output}
+        by_name = {n.name: n for n in g.node}
+
+        def to_row(node: str, depth: int = 0) -> int | None:
+            if node in index:
+                return index[node]
+            n = by_name.get(node)
+            if n is None or depth > 6:
+                return None
+            for t in n.input:  # an op the roofline fused into its producer
+                if t in producer:
+                    return to_row(producer[t].name, depth + 1)
+            return None
+
+        prof = profile_onnxruntime(row["artifact"], threads=threads, runs=5, warmup=2)
+        measured = [0.0] * len(names)
+        unmapped = 0.0
+        for node, t in zip(prof["onnx_node"], prof["time_ms"], strict=True):
+            i = to_row(node)
+            if i is None:
+                unmapped += t
+            else:
+                measured[i] += t
+        df = layers[[c for c in ("name", "op_type", "kind", "macs", "bytes", "intensity")
+                     if c in layers]].copy()
+        df.insert(0, "label", e.label)
+        df["op_class"] = list(costs[e.label].op_class)
+        df["measured_ms"] = measured
+        df["calibrated_ms"] = layers["time_s"].to_numpy() * 1e3
+        if fit is not None:
+            df["fitted_ms"] = predict_layers_s(costs[e.label], fit.peak_mac_s, fit.mem_bytes_s,
+                                               fit.factors) * 1e3
+        df["unmapped_model_ms"] = unmapped
+        frames.append(df)
+        log(f"[layers] {e.label}: {len(prof)} ORT nodes, {unmapped:.2f} ms not mapped to a row")
+    return pd.concat(frames, ignore_index=True)
+
+
+def run_validation(
+    models: Sequence[str] | None = None,
+    *,
+    runtime: str = "onnxruntime",
+    device: str | os.PathLike[str] | DeviceProfile | None = None,
+    devices_dirs: Sequence[str] = (),
+    threads: int = 1,
+    repeats: int = 3,
+    runs: int = 10,
+    warmup: int = 3,
+    min_time_s: float = 0.3,
+    precision: str | None = None,
+    xnnpack: bool = True,
+    include_train_form: bool = True,
+    include_test: bool = False,
+    layers: bool = True,
+    out_dir: str | os.PathLike[str] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    log: Any = _log,
+) -> Validation:
+    """Measure a population here, predict it with the calibrated and the fitted host profile.
+
+    ``device`` is the calibrated profile (``edgekit calibrate``); when ``None`` this host is
+    calibrated first. Writes ``measurements.csv`` (readable by ``fit-device``), ``predictions.csv``,
+    ``summary.csv``, ``layers.csv``, ``scatter.png`` and ``meta.json`` into ``out_dir``.
+    """
+    import datetime as dt
+    import json
+    import time
+
+    import numpy as np
+
+    from edgekit.bench.runners import parse_runtime
+    from edgekit.device import load_device
+
+    t_start = time.time()
+    rt = parse_runtime(runtime)
+    if rt.value == "torch":
+        layers = False
+    if device is None:
+        from edgekit.bench.micro import calibrate_host, profile_toml
+
+        log("calibrating this host (edgekit calibrate) ...")
+        cal = calibrate_host(threads=threads)
+        prec = precision or ("int8" if rt.value == "litert" else "fp32")
+        import tempfile
+
+        tmp = Path(tempfile.mkdtemp()) / "host-calibrated.toml"
+        tmp.write_text(profile_toml(cal, "host-calibrated", precision=prec), encoding="utf-8")
+        device = tmp
+    dev = load_device(device, devices_dirs)
+    prec = precision or dev.precision.value
+    if prec != dev.precision.value:
+        raise ConfigError(f"--precision {prec} conflicts with device {dev.name}, which is "
+                          f"{dev.precision.value}; calibrate a {prec} profile or drop --precision")
+    entries = population(models, include_train_form=include_train_form,
+                         include_test=include_test)
+    if len(entries) < 3:
+        raise ConfigError(f"validation needs at least 3 models, got {len(entries)}; "
+                          "widen --models")
+    log(f"population: {len(entries)} entries; runtime {rt.value} {prec}, {threads} thread(s)")
+    estimates: dict[str, Any] = {}
+    costs: dict[str, ModelCosts] = {}
+    for e in entries:
+        c, est = model_costs(e.model, dev, resolution=e.resolution, deploy=e.deploy)
+        costs[e.label] = replace_model(c, e.label)
+        estimates[e.label] = est
+    meas = measure_population(entries, runtime=rt.value, threads=threads, repeats=repeats,
+                              runs=runs, warmup=warmup, min_time_s=min_time_s, precision=prec,
+                              xnnpack=xnnpack, cache_dir=cache_dir, log=log)
+    meas["macs"] = [costs[e.label].total_macs for e in entries]
+    meas["device"] = dev.name
+    measured_s = meas["latency_ms"].to_numpy() / 1e3
+    macs = meas["macs"].to_numpy()
+    cal_pred = np.array([estimates[e.label].latency_s for e in entries])
+    c_list = [costs[e.label] for e in entries]
+    fits = fit_modes(c_list, measured_s)
+    pred = meas[["label", "model", "deploy", "resolution", "macs", "latency_ms"]].copy()
+    pred["calibrated_ms"] = cal_pred * 1e3
+    # MACs alone, scaled by the one factor that best fits (geometric mean), for its error figures.
+    k = float(np.exp(np.median(np.log(measured_s / macs))))
+    pred["macs_only_ms"] = macs * k * 1e3
+    summary = [
+        _summary_row("macs_only (scaled)", macs * k, measured_s, macs, {}),
+        _summary_row(f"calibrated ({dev.name})", cal_pred, measured_s, macs,
+                     {"peak_gmac_s": dev.peak_gmac_s.value, "mem_gb_s": dev.mem_gb_s.value,
+                      "ridge_mac_per_byte": dev.ridge_mac_per_byte,
+                      "overhead_ms": dev.overhead_s * 1e3}),
+    ]
+    for name, rep in fits.items():
+        pred[f"{name}_loo_ms"] = np.array(rep.loo_pred_s) * 1e3
+        summary.append(_summary_row(f"fitted {name} (LOO)", np.array(rep.loo_pred_s),
+                                    measured_s, macs, rep.fit.row()))
+    import pandas as pd
+
+    summary_df = pd.DataFrame(summary)
+    layer_df = None
+    if layers and rt.value == "onnxruntime":
+        layer_df = layer_comparison(entries, meas, estimates, costs, fits["roofline"].fit,
+                                    threads=threads, log=log)
+        lrows = []
+        for col in ("calibrated_ms", "fitted_ms"):
+            ok = layer_df[layer_df["measured_ms"] > 0]
+            per_model = [spearman(g[col], g["measured_ms"]) for _, g in ok.groupby("label")
+                         if len(g) >= 3]
+            lrows.append({"predictor": col.removesuffix("_ms"),
+                          "layer_r_s_pooled": spearman(ok[col], ok["measured_ms"]),
+                          "layer_r_s_median_per_model": float(np.nanmedian(per_model)),
+                          "layer_r_s_macs_pooled": spearman(ok["macs"], ok["measured_ms"]),
+                          "layers": int(len(ok))})
+        layer_summary = pd.DataFrame(lrows)
+    else:
+        layer_summary = pd.DataFrame()
+    meta = {
+        "date": dt.datetime.now().isoformat(timespec="seconds"), "runtime": rt.value,
+        "precision": prec, "threads": threads, "xnnpack": xnnpack if rt.value == "litert" else None,
+        "repeats": repeats, "device": dev.name, "device_fingerprint": dev.fingerprint(),
+        "entries": len(entries), "elapsed_s": round(time.time() - t_start, 1),
+        "layer_summary": layer_summary.to_dict(orient="records"),
+        **_run_context(),
+    }
+    result = Validation(meas, pred, summary_df, layer_df, fits, meta)
+    if out_dir is not None:
+        write_validation(result, out_dir)
+    return result
+
+
+def replace_model(c: ModelCosts, label: str) -> ModelCosts:
+    return ModelCosts(label, c.macs, c.bytes, c.op_class)
+
+
+def _run_context() -> dict[str, Any]:
+    import subprocess
+
+    from edgekit.bench.results import affinity, host_description, versions
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, check=False, cwd=Path(__file__).parent).stdout.strip()
+    except OSError:
+        commit = ""
+    return {"host": host_description(), "affinity": list(affinity()), "git_commit": commit,
+            "versions": versions("edgekit", "onnxruntime", "ai-edge-litert", "torch", "timm",
+                                 "numpy", "scipy")}
+
+
+def scatter_figure(pred: pd.DataFrame, columns: Mapping[str, str]) -> Any:
+    """Predicted against measured latency, log-log, one marker set per predictor column."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.5, 6))
+    ax = fig.add_subplot()
+    m = pred["latency_ms"].to_numpy()
+    lo, hi = float(m.min()) / 2, float(m.max()) * 2
+    for col, label in columns.items():
+        if col in pred:
+            ax.scatter(m, pred[col], s=18, label=label, alpha=0.8)
+    xs = np.array([lo, hi])
+    ax.plot(xs, xs, color="k", lw=1)
+    ax.fill_between(xs, xs * 0.75, xs * 1.25, color="grey", alpha=0.15, label="±25%")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_xlabel("measured latency (ms)")
+    ax.set_ylabel("predicted latency (ms)")
+    ax.legend(fontsize=8)
+    ax.grid(True, which="both", alpha=0.3)
+    return fig
+
+
+def write_validation(v: Validation, out_dir: str | os.PathLike[str]) -> list[Path]:
+    """Write a run's tables, figure and metadata; returns the paths written."""
+    import json
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "measurements.csv", out / "predictions.csv", out / "summary.csv"]
+    v.measurements.to_csv(paths[0], index=False)
+    v.predictions.to_csv(paths[1], index=False)
+    v.summary.to_csv(paths[2], index=False)
+    if v.layers is not None:
+        paths.append(out / "layers.csv")
+        v.layers.to_csv(paths[-1], index=False)
+    cols = {"calibrated_ms": "roofline, calibrated profile",
+            "roofline_loo_ms": "roofline, fitted (LOO)",
+            "roofline+classes_loo_ms": "roofline + op classes, fitted (LOO)",
+            "macs_only_ms": "MACs only (scaled)"}
+    fig = scatter_figure(v.predictions, cols)
+    paths.append(out / "scatter.png")
+    fig.savefig(paths[-1], dpi=120, bbox_inches="tight")
+    paths.append(out / "meta.json")
+    paths[-1].write_text(json.dumps(v.meta, indent=2, default=str), encoding="utf-8")
+    return paths
