@@ -86,7 +86,7 @@ def spearman(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -
     b = np.asarray(b, dtype=float)
     if a.shape != b.shape:
         raise ValueError(f"spearman needs equal lengths, got {a.shape} and {b.shape}")
-    if a.size < 3:
+    if a.size < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
         return float("nan")
     return float(spearmanr(a, b).statistic)
 
@@ -471,7 +471,7 @@ def read_measurements(path: str | os.PathLike[str], *, columns: Mapping[str, str
                 raise ConfigError(f"{path}: line {line} ({model}), column 'resolution': "
                                   f"must be a positive integer, got {v!r}")
             res.append(r)
-        df["resolution"] = res
+        df["resolution"] = pd.Series(res, index=df.index, dtype=object)
     else:
         df["resolution"] = None
     if "deploy" in df.columns:
