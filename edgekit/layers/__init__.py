@@ -1,0 +1,20 @@
+"""Shared blocks and the re-parameterization protocol (:mod:`edgekit.layers.reparam`).
+
+Importing this package imports torch; the model registry imports it lazily.
+"""
+
+from __future__ import annotations
+
+from edgekit.layers.reparam import (
+    ConvBN,
+    Reparameterizable,
+    fuse_bn_conv,
+    fuse_conv_bn,
+    pad_kernel_to,
+    reparameterize,
+)
+
+__all__ = [
+    "ConvBN", "Reparameterizable", "fuse_bn_conv", "fuse_conv_bn", "pad_kernel_to",
+    "reparameterize",
+]
