@@ -1,0 +1,116 @@
+"""``edgekit export``: write a deployable artifact and its manifest for a target device."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+EXAMPLES = """\
+examples:
+  edgekit export mobilenetv4_conv_small --target pixel8-edgetpu
+  edgekit export efficientformer_l1 --target pixel8-edgetpu --calib ~/images/val --out exports
+  edgekit export replknet_31b --all-targets --out exports
+  edgekit export mobilenetv4_conv_small --format onnx --dynamic-batch
+
+The target profile decides the format and precision (edgekit devices); --format and --precision
+are for exports without a target, or must agree with it. Progress goes to stderr; the artifact
+path is the last line on stdout, and manifest.json lies beside it.
+"""
+
+
+def register(subparsers: Any, add_common: Any) -> None:
+    from edgekit.cli import add_devices_dir
+
+    p = subparsers.add_parser(
+        "export", help="export a model for a device (ONNX, TFLite fp32/fp16/int8, Core ML)",
+        description="Export a model's deploy form for a target device, verify it against "
+                    "PyTorch, and write manifest.json beside the artifact.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", help="model name (edgekit models) or any timm model name")
+    target = p.add_mutually_exclusive_group()
+    target.add_argument("--target", metavar="DEVICE", help="device profile (edgekit devices)")
+    target.add_argument("--all-targets", action="store_true",
+                        help="export for every device profile (sweep profiles left out)")
+    p.add_argument("--format", metavar="F", help="onnx, tflite or coreml (default: the target's)")
+    p.add_argument("--precision", metavar="P", help="fp32, fp16 or int8 (default: the target's)")
+    p.add_argument("--calib", metavar="DIR",
+                   help="images for int8 calibration (default: a generated set, with a warning)")
+    p.add_argument("--out", metavar="DIR", default=".", help="output directory (default: .)")
+    p.add_argument("--checkpoint", metavar="PATH", help="local .safetensors or state_dict file")
+    p.add_argument("--resolution", type=int, metavar="N", help="input resolution (default: the "
+                   "model's)")
+    p.add_argument("--dynamic-batch", action="store_true", help="ONNX: symbolic batch dimension")
+    p.add_argument("--no-verify", action="store_true",
+                   help="skip running the artifact against PyTorch")
+    p.add_argument("--json", action="store_true", help="print the manifest(s) as JSON on stdout")
+    add_devices_dir(p)
+    add_common(p)
+    p.set_defaults(func=run)
+
+
+def _summary(manifest: dict[str, Any]) -> str:
+    fid = manifest.get("fidelity") or {}
+    if fid.get("status") == "ok":
+        f = (f"SQNR {fid['sqnr_db']:.1f} dB, cosine {fid['cosine']:.4f}, "
+             f"top-1 agreement {fid['top1_agreement']:.1%} vs torch fp32 (n={fid['n']})")
+    else:
+        f = f"numeric check not run ({fid.get('reason', '-')})"
+    io = ", ".join(f"{t['name']} {t['dtype']}{t['shape']}" for t in manifest["inputs"])
+    return (f"{manifest['model']} -> {manifest['format']} {manifest['precision']}: "
+            f"{manifest['size_bytes'] / 1e6:.2f} MB, {manifest['timing_s']['total']:.1f} s; "
+            f"input {io}; {f}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from edgekit.cli import print_json, print_table
+    from edgekit.errors import ConfigError
+    from edgekit.export import export, export_all_targets
+
+    if args.all_targets:
+        if args.format or args.precision or args.dynamic_batch:
+            raise ConfigError("--all-targets takes format and precision from each profile; "
+                              "drop --format/--precision/--dynamic-batch")
+        outcomes = export_all_targets(
+            args.model, calib=args.calib, out=args.out, checkpoint=args.checkpoint,
+            resolution=args.resolution, devices_dirs=args.devices_dir,
+            verify=not args.no_verify)
+        rows = []
+        for o in outcomes:
+            m = o.result.manifest if o.result else {}
+            fid = m.get("fidelity", {})
+            rows.append({
+                "target": o.target, "format": o.format, "precision": o.precision,
+                "status": "ok" if o.ok else "FAILED",
+                "size_mb": round(m["size_bytes"] / 1e6, 2) if m else None,
+                "sqnr_db": fid.get("sqnr_db"), "top1_agree": fid.get("top1_agreement"),
+                "unsupported_ops": ",".join(m.get("unsupported_ops", [])) or ("-" if m else None),
+                "artifact_or_error": str(o.result.artifact) if o.result else o.error,
+            })
+        if args.json:
+            print_json([o.result.manifest if o.result else {"target": o.target, "error": o.error}
+                        for o in outcomes])
+        else:
+            print_table(rows)
+        failed = [o for o in outcomes if not o.ok]
+        if failed:
+            print(f"edgekit: error: {len(failed)} of {len(outcomes)} targets failed: "
+                  + ", ".join(o.target for o in failed), file=sys.stderr)
+        if not args.json:
+            for o in outcomes:
+                if o.result:
+                    print(o.result.artifact)
+        return 1 if failed else 0
+
+    if args.target is None and args.format is None:
+        raise ConfigError("give --target DEVICE (edgekit devices), --all-targets, or --format "
+                          "{onnx,tflite,coreml}")
+    result = export(
+        args.model, args.target, format=args.format, precision=args.precision, calib=args.calib,
+        out=args.out, checkpoint=args.checkpoint, dynamic_batch=args.dynamic_batch,
+        resolution=args.resolution, devices_dirs=args.devices_dir, verify=not args.no_verify)
+    print(f"edgekit: {_summary(result.manifest)}", file=sys.stderr)
+    if args.json:
+        print_json(result.manifest)
+    print(result.artifact)
+    return 0

@@ -1,0 +1,42 @@
+"""Export formats, one module each, registered under the ``edgekit.exporters`` entry-point group.
+
+Installed as ``edgekit.exporters`` (``package-dir`` in ``pyproject.toml``). Each module defines one
+class following :class:`edgekit.export.Exporter`; the core finds them only through the entry points,
+so a third-party package adds a format by declaring its own entry point in the same group.
+Heavy toolchains are imported inside methods, so loading an entry point is cheap and a missing
+toolchain surfaces as :class:`edgekit.errors.ToolchainMissingError` naming the extra to install.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+from types import ModuleType
+
+from edgekit.errors import missing_toolchain
+
+
+def require(module: str, package: str, extra: str, purpose: str) -> ModuleType:
+    """Import ``module`` or raise ToolchainMissingError naming ``package`` and the extra."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise missing_toolchain(package, extra, purpose) from exc
+
+
+def versions(*packages: str) -> dict[str, str]:
+    """Installed versions of ``packages`` (absent ones left out)."""
+    out = {}
+    for p in packages:
+        try:
+            out[p] = importlib.metadata.version(p)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """The first non-empty line of an exception's message (the converter's own words)."""
+    text = str(exc).strip()
+    line = next((ln for ln in text.splitlines() if ln.strip()), type(exc).__name__)
+    return line[:limit]

@@ -1,0 +1,173 @@
+"""Core ML export: ML Program (iOS 17), FP16 compute by default, optional int8 weights.
+
+Route: ``torch.export`` -> ``coremltools.convert`` (ML Program, ``minimum_deployment_target``
+iOS17). ``int8`` means int8 weights (``coremltools.optimize.coreml.linear_quantize_weights``,
+symmetric per-channel) with FP16 compute, so it is a valid choice for an FP16 target such as the
+Neural Engine: it shrinks the artifact, not the arithmetic.
+
+Verification: Core ML prediction runs only on macOS. On Linux edgekit checks what it can without
+running the model (input and output names, shapes and dtypes, the op list, the size) and records
+in the manifest that the numeric check was not run; on macOS it runs the model and compares with
+torch like the other formats.
+
+The op inventory is read from the saved ML Program (its MIL op types, ``const`` left out); MIL
+names map to ONNX op types with ``ONNX_OPS``.
+"""
+
+from __future__ import annotations
+
+import platform
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from edgekit.device import Precision
+from edgekit.export import ConvertOptions, Inventory, NotRunnableError, OpRecord, TensorSpec
+from edgekit.exporters import require, versions
+
+if TYPE_CHECKING:
+    import numpy as np
+    from torch import nn
+
+ONNX_OPS = {
+    "conv": "Conv", "conv_transpose": "ConvTranspose", "linear": "Gemm", "matmul": "MatMul",
+    "add": "Add", "sub": "Sub", "mul": "Mul", "real_div": "Div", "pow": "Pow", "sqrt": "Sqrt",
+    "rsqrt": "Sqrt", "exp": "Exp", "log": "Log", "tanh": "Tanh", "sigmoid": "Sigmoid",
+    "relu": "Relu", "relu6": "Clip", "clip": "Clip", "leaky_relu": "LeakyRelu", "prelu": "PRelu",
+    "silu": "Swish", "gelu": "Gelu", "softmax": "Softmax", "layer_norm": "LayerNormalization",
+    "batch_norm": "BatchNormalization", "instance_norm": "InstanceNormalization",
+    "reduce_mean": "ReduceMean", "reduce_sum": "ReduceSum", "reduce_max": "ReduceMax",
+    "avg_pool": "AveragePool", "max_pool": "MaxPool", "pad": "Pad", "reshape": "Reshape",
+    "squeeze": "Squeeze", "expand_dims": "Unsqueeze", "transpose": "Transpose",
+    "concat": "Concat", "split": "Split", "slice_by_index": "Slice", "slice_by_size": "Slice",
+    "gather": "Gather", "tile": "Tile", "upsample_bilinear": "Resize",
+    "upsample_nearest_neighbor": "Resize", "cast": "Cast", "maximum": "Max", "minimum": "Min",
+    "sigmoid_hard": "HardSigmoid", "select": "Where", "erf": "Erf", "shape": "Shape",
+    "constexpr_affine_dequantize": "DequantizeLinear", "constexpr_blockwise_shift_scale":
+    "DequantizeLinear", "scaled_dot_product_attention": "Attention",
+}
+_SKIP = {"const"}
+
+
+def _dtype_name(value: int) -> str:
+    from coremltools.proto import FeatureTypes_pb2
+
+    name = FeatureTypes_pb2.ArrayFeatureType.ArrayDataType.Name(value)
+    return {"FLOAT32": "float32", "FLOAT16": "float16", "DOUBLE": "float64",
+            "INT32": "int32"}.get(name, name.lower())
+
+
+def _mil_dtype_name(value: int) -> str:
+    from coremltools.proto import MIL_pb2
+
+    return MIL_pb2.DataType.Name(value).lower()
+
+
+class CoremlExporter:
+    """Core ML ML Program (FP16 by default, int8 weights optional)."""
+
+    name: ClassVar[str] = "coreml"
+    suffix: ClassVar[str] = ".mlpackage"
+    precisions: ClassVar[tuple[Precision, ...]] = (Precision.FP16, Precision.FP32, Precision.INT8)
+    extra: ClassVar[str] = "coreml"
+    input_layout: ClassVar[str] = "NCHW"
+
+    def check_toolchain(self, precision: Precision) -> None:
+        require("coremltools", "coremltools", self.extra, "Core ML export")
+
+    def needs_calibration(self, precision: Precision) -> bool:
+        return False  # int8 here is weight-only: no activation statistics needed
+
+    def accepts(self, profile_precision: Precision, precision: Precision) -> bool:
+        # int8 weights keep FP16 compute, so an FP16 target runs them.
+        return precision is profile_precision or (
+            profile_precision is Precision.FP16 and precision is Precision.INT8)
+
+    def tool_versions(self) -> dict[str, str]:
+        return versions("coremltools")
+
+    def convert(self, model: nn.Module, options: ConvertOptions, dest: Path,
+                log: Callable[[str], None]) -> dict[str, Any]:
+        import torch
+
+        from edgekit import __version__
+
+        ct = require("coremltools", "coremltools", self.extra, "Core ML export")
+        r = options.resolution
+        x = torch.zeros(1, 3, r, r)
+        with torch.no_grad():
+            program = torch.export.export(model.eval(), (x,)).run_decompositions({})
+        fp32 = options.precision is Precision.FP32
+        ml = ct.convert(
+            program, inputs=[ct.TensorType(name="input", shape=tuple(x.shape))],
+            outputs=[ct.TensorType(name="logits")], convert_to="mlprogram",
+            compute_precision=ct.precision.FLOAT32 if fp32 else ct.precision.FLOAT16,
+            minimum_deployment_target=ct.target.iOS17,
+        )
+        notes: dict[str, Any] = {"route": "torch.export -> coremltools.convert (mlprogram, iOS17)",
+                                 "compute_precision": "fp32" if fp32 else "fp16"}
+        if options.precision is Precision.INT8:
+            import coremltools.optimize.coreml as cto
+
+            cfg = cto.OptimizationConfig(
+                global_config=cto.OpLinearQuantizerConfig(mode="linear_symmetric"))
+            ml = cto.linear_quantize_weights(ml, cfg)
+            notes["weights"] = "int8 (linear_symmetric, per-channel), fp16 compute"
+        ml.short_description = f"{options.model_name} exported by edgekit {__version__}"
+        ml.user_defined_metadata.update({"edgekit_model": options.model_name,
+                                         "edgekit_version": __version__,
+                                         "precision": options.precision.value})
+        ml.save(str(dest))
+        return notes
+
+    def _spec(self, artifact: Path) -> Any:
+        ct = require("coremltools", "coremltools", self.extra, "reading Core ML models")
+        return ct.utils.load_spec(str(artifact))
+
+    def io(self, artifact: Path) -> tuple[list[TensorSpec], list[TensorSpec]]:
+        spec = self._spec(artifact)
+
+        def tensor(f: Any, layout: str | None) -> TensorSpec:
+            a = f.type.multiArrayType
+            return TensorSpec(f.name, tuple(int(s) for s in a.shape), _dtype_name(a.dataType),
+                              layout)
+
+        return ([tensor(f, "NCHW") for f in spec.description.input],
+                [tensor(f, None) for f in spec.description.output])
+
+    def inventory(self, artifact: Path) -> Inventory:
+        spec = self._spec(artifact)
+        counts: Counter[str] = Counter()
+        dtypes: dict[str, set[str]] = {}
+        for fn in spec.mlProgram.functions.values():
+            for block in fn.block_specializations.values():
+                for op in block.operations:
+                    if op.type in _SKIP:
+                        continue
+                    counts[op.type] += 1
+                    outs = [_mil_dtype_name(o.type.tensorType.dataType) for o in op.outputs[:1]
+                            if o.type.HasField("tensorType")]
+                    dtypes.setdefault(op.type, set()).update(outs)
+        ops = tuple(OpRecord(n, ONNX_OPS.get(n), c, tuple(sorted(dtypes[n])))
+                    for n, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+        return Inventory(ops)
+
+    def runner(self, artifact: Path) -> Callable[[np.ndarray], np.ndarray]:
+        if platform.system() != "Darwin":
+            raise NotRunnableError(
+                "Core ML prediction needs macOS; on this platform edgekit checked inputs, "
+                "outputs, op list and size only (re-run the export on a Mac for numbers)")
+        import numpy as np
+
+        ct = require("coremltools", "coremltools", self.extra, "running Core ML models")
+        ml = ct.models.MLModel(str(artifact))
+        ins, outs = self.io(artifact)
+        in_dtype = np.float16 if ins[0].dtype == "float16" else np.float32
+
+        def run(images: np.ndarray) -> np.ndarray:
+            res = [ml.predict({ins[0].name: images[i:i + 1].astype(in_dtype)})[outs[0].name]
+                   for i in range(len(images))]
+            return np.concatenate([np.asarray(r, dtype=np.float32) for r in res])
+
+        return run

@@ -1,0 +1,222 @@
+"""TFLite export: fp32, fp16 (weights) and full-integer int8, NHWC input, verified with LiteRT.
+
+Routes (see ``shared/TOOLCHAIN.md`` for why these and not others):
+
+* **fp32**: litert-torch ``convert`` of the model wrapped by ``to_channel_last_io`` (NHWC input,
+  what mobile camera pipelines and delegates expect). No TensorFlow needed.
+* **int8**: the fp32 model, then ai-edge-quantizer's static ``static_wi8_ai8`` recipe calibrated
+  on the calibration set: int8 weights (per-channel), int8 activations, and int8 input and output
+  tensors. Their scale and zero point are in the manifest; feed ``round(x / scale) + zero_point``
+  of the normalised NHWC image.
+* **fp16**: the fp32 model with weights cast to float16 (ai-edge-quantizer's ``float_casting``
+  algorithm, weight-only on CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED). This is TFLite's
+  standard fp16 form: GPU delegates run it in fp16; the CPU dequantizes the weights once.
+
+The op inventory reads the flatbuffer through the interpreter (``_get_ops_details``, LiteRT's
+only op-level view in Python). Its TFLite builtin names map to ONNX op types with ``ONNX_OPS``;
+names not in the table are kept as they are.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from edgekit.device import Precision
+from edgekit.errors import ExportError
+from edgekit.export import ConvertOptions, Inventory, OpRecord, TensorSpec
+from edgekit.exporters import require, versions
+
+if TYPE_CHECKING:
+    import numpy as np
+    from torch import nn
+
+# TFLite builtin op -> ONNX op type, for matching device profiles' unsupported_ops.
+ONNX_OPS = {
+    "CONV_2D": "Conv", "DEPTHWISE_CONV_2D": "Conv", "TRANSPOSE_CONV": "ConvTranspose",
+    "FULLY_CONNECTED": "Gemm", "BATCH_MATMUL": "MatMul", "ADD": "Add", "SUB": "Sub",
+    "MUL": "Mul", "DIV": "Div", "POW": "Pow", "SQRT": "Sqrt", "RSQRT": "Sqrt", "EXP": "Exp",
+    "LOG": "Log", "ABS": "Abs", "NEG": "Neg", "TANH": "Tanh", "LOGISTIC": "Sigmoid",
+    "RELU": "Relu", "RELU6": "Clip", "RELU_N1_TO_1": "Clip", "LEAKY_RELU": "LeakyRelu",
+    "PRELU": "PRelu", "HARD_SWISH": "HardSwish", "GELU": "Gelu", "SOFTMAX": "Softmax",
+    "LOG_SOFTMAX": "LogSoftmax", "MEAN": "ReduceMean", "SUM": "ReduceSum", "REDUCE_MAX": "ReduceMax",
+    "AVERAGE_POOL_2D": "AveragePool", "MAX_POOL_2D": "MaxPool", "PAD": "Pad", "PADV2": "Pad",
+    "MIRROR_PAD": "Pad", "RESHAPE": "Reshape", "SQUEEZE": "Squeeze", "EXPAND_DIMS": "Unsqueeze",
+    "TRANSPOSE": "Transpose", "CONCATENATION": "Concat", "SPLIT": "Split", "SPLIT_V": "Split",
+    "SLICE": "Slice", "STRIDED_SLICE": "Slice", "GATHER": "Gather", "TILE": "Tile",
+    "BROADCAST_TO": "Expand", "RESIZE_BILINEAR": "Resize", "RESIZE_NEAREST_NEIGHBOR": "Resize",
+    "QUANTIZE": "QuantizeLinear", "DEQUANTIZE": "DequantizeLinear", "MAXIMUM": "Max",
+    "MINIMUM": "Min", "SQUARED_DIFFERENCE": "Sub", "CAST": "Cast", "SHAPE": "Shape",
+    "SQUARE": "Mul", "SELECT_V2": "Where", "ERF": "Erf",
+}
+# Ops that only move data or convert types: not "left in float" in an int8 model.
+_BOUNDARY = {"QUANTIZE", "DEQUANTIZE", "DELEGATE"}
+
+
+def _np_name(dtype: Any) -> str:
+    import numpy as np
+
+    return np.dtype(dtype).name
+
+
+def _interpreter(artifact: Path, threads: int = 2, *, delegates: bool = True) -> Any:
+    """A LiteRT interpreter; without ``delegates`` the graph keeps its own ops (no XNNPACK)."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    resolver = (OpResolverType.AUTO if delegates
+                else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    interp = Interpreter(model_path=str(artifact), num_threads=threads,
+                         experimental_op_resolver_type=resolver)
+    interp.allocate_tensors()
+    return interp
+
+
+class TfliteExporter:
+    """TFLite via litert-torch (fp32), ai-edge-quantizer (int8 static, fp16 weights)."""
+
+    name: ClassVar[str] = "tflite"
+    suffix: ClassVar[str] = ".tflite"
+    precisions: ClassVar[tuple[Precision, ...]] = (Precision.FP32, Precision.FP16, Precision.INT8)
+    extra: ClassVar[str] = "tflite"
+    input_layout: ClassVar[str] = "NHWC"
+
+    def check_toolchain(self, precision: Precision) -> None:
+        require("litert_torch", "litert-torch", self.extra, "TFLite export")
+        require("ai_edge_litert.interpreter", "ai-edge-litert", self.extra,
+                "running TFLite models (verification)")
+        if precision is not Precision.FP32:
+            require("ai_edge_quantizer", "ai-edge-quantizer", self.extra,
+                    f"{precision.value} TFLite export")
+
+    def needs_calibration(self, precision: Precision) -> bool:
+        return precision is Precision.INT8
+
+    def accepts(self, profile_precision: Precision, precision: Precision) -> bool:
+        return precision is profile_precision
+
+    def tool_versions(self) -> dict[str, str]:
+        return versions("litert-torch", "ai-edge-quantizer", "ai-edge-litert")
+
+    # --- conversion ------------------------------------------------------------------------------
+    def convert(self, model: nn.Module, options: ConvertOptions, dest: Path,
+                log: Callable[[str], None]) -> dict[str, Any]:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        import torch
+
+        litert_torch = require("litert_torch", "litert-torch", self.extra, "TFLite export")
+        r = options.resolution
+        fp32_path = dest if options.precision is Precision.FP32 else dest.with_suffix(".fp32.tflite")
+        nhwc = litert_torch.to_channel_last_io(model.eval(), args=[0]).eval()
+        edge = litert_torch.convert(nhwc, (torch.zeros(1, r, r, 3),))
+        edge.export(str(fp32_path))
+        notes: dict[str, Any] = {"route": "litert-torch convert (to_channel_last_io)",
+                                 "fp32_size_bytes": fp32_path.stat().st_size}
+        if options.precision is Precision.INT8:
+            notes.update(self._quantize_int8(fp32_path, dest, options, log))
+        elif options.precision is Precision.FP16:
+            notes.update(self._cast_fp16(fp32_path, dest))
+        if fp32_path != dest:
+            fp32_path.unlink()
+        return notes
+
+    def _quantize_int8(self, fp32_path: Path, dest: Path, options: ConvertOptions,
+                       log: Callable[[str], None]) -> dict[str, Any]:
+        import numpy as np
+
+        from ai_edge_quantizer import quantizer, recipe
+
+        assert options.calib is not None, "int8 export needs a calibration set"
+        interp = _interpreter(fp32_path)
+        sigs = interp.get_signature_list()
+        sig_key = next(iter(sigs))
+        in_name = sigs[sig_key]["inputs"][0]
+        nhwc = np.ascontiguousarray(options.calib.images.transpose(0, 2, 3, 1))
+        data = {sig_key: [{in_name: nhwc[i:i + 1]} for i in range(len(nhwc))]}
+        log(f"calibrating int8 on {len(nhwc)} images ({options.calib.source})")
+        q = quantizer.Quantizer(str(fp32_path), recipe.static_wi8_ai8())
+        result = q.quantize(q.calibrate(data, num_threads=2), enable_progress_report=False)
+        dest.write_bytes(result.quantized_model)
+        interp = _interpreter(dest, delegates=False)
+        io_types = {_np_name(d["dtype"]) for d in
+                    [*interp.get_input_details(), *interp.get_output_details()]}
+        if io_types != {"int8"}:
+            raise ExportError(f"int8 TFLite for '{options.model_name}' has input/output dtypes "
+                              f"{sorted(io_types)}, expected int8 only")
+        return {"quantization": "ai-edge-quantizer static_wi8_ai8 (int8 per-channel weights, "
+                                "int8 activations, int8 input and output)",
+                "calibration_images": int(len(nhwc))}
+
+    def _cast_fp16(self, fp32_path: Path, dest: Path) -> dict[str, Any]:
+        from ai_edge_quantizer import quantizer
+        from ai_edge_quantizer.algorithm_manager import AlgorithmName
+        from ai_edge_quantizer.qtyping import TFLOperationName
+
+        q = quantizer.Quantizer(str(fp32_path))
+        for op in (TFLOperationName.CONV_2D, TFLOperationName.DEPTHWISE_CONV_2D,
+                   TFLOperationName.FULLY_CONNECTED):
+            q.add_weight_only_config(regex=".*", operation_name=op, num_bits=16,
+                                     algorithm_key=AlgorithmName.FLOAT_CASTING)
+        dest.write_bytes(q.quantize(enable_progress_report=False).quantized_model)
+        return {"quantization": "ai-edge-quantizer float_casting: fp16 weights for CONV_2D, "
+                                "DEPTHWISE_CONV_2D, FULLY_CONNECTED; fp32 activations and I/O"}
+
+    # --- inspection ------------------------------------------------------------------------------
+    def io(self, artifact: Path) -> tuple[list[TensorSpec], list[TensorSpec]]:
+        interp = _interpreter(artifact, threads=1, delegates=False)
+
+        def spec(d: dict[str, Any], layout: str | None) -> TensorSpec:
+            scale, zp = d["quantization"]
+            q = _np_name(d["dtype"]) in ("int8", "uint8", "int16")
+            return TensorSpec(d["name"], tuple(int(s) for s in d["shape"]), _np_name(d["dtype"]),
+                              layout, float(scale) if q else None, int(zp) if q else None)
+
+        return ([spec(d, "NHWC") for d in interp.get_input_details()],
+                [spec(d, None) for d in interp.get_output_details()])
+
+    def inventory(self, artifact: Path) -> Inventory:
+        interp = _interpreter(artifact, threads=1, delegates=False)
+        tensors = {t["index"]: _np_name(t["dtype"]) for t in interp.get_tensor_details()}
+        integer_io = tensors.get(interp.get_input_details()[0]["index"]) in ("int8", "uint8")
+        counts: Counter[str] = Counter()
+        dtypes: dict[str, set[str]] = {}
+        float_ops = []
+        for op in interp._get_ops_details():  # noqa: SLF001 - LiteRT's only op-level view
+            name = op["op_name"]
+            counts[name] += 1
+            outs = [tensors.get(i, "?") for i in op["outputs"] if i >= 0]
+            dtypes.setdefault(name, set()).update(outs[:1])
+            if integer_io and name not in _BOUNDARY and any(t.startswith("float") for t in outs):
+                float_ops.append(f"{name}#{op['index']}")
+        ops = tuple(OpRecord(n, ONNX_OPS.get(n), c, tuple(sorted(dtypes[n])))
+                    for n, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+        return Inventory(ops, tuple(float_ops))
+
+    def runner(self, artifact: Path) -> Callable[[np.ndarray], np.ndarray]:
+        import numpy as np
+
+        interp = _interpreter(artifact)
+        inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+        in_scale, in_zp = inp["quantization"]
+        out_scale, out_zp = out["quantization"]
+        in_dtype = np.dtype(inp["dtype"])
+
+        def run(images: np.ndarray) -> np.ndarray:
+            x = np.ascontiguousarray(np.asarray(images, dtype=np.float32).transpose(0, 2, 3, 1))
+            results = []
+            for i in range(len(x)):
+                xi = x[i:i + 1]
+                if in_dtype.kind in "iu":
+                    info = np.iinfo(in_dtype)
+                    xi = np.clip(np.round(xi / in_scale) + in_zp, info.min, info.max).astype(in_dtype)
+                interp.set_tensor(inp["index"], xi)
+                interp.invoke()
+                y = interp.get_tensor(out["index"])
+                if np.dtype(y.dtype).kind in "iu":
+                    y = (y.astype(np.float32) - out_zp) * out_scale
+                results.append(np.asarray(y, dtype=np.float32).copy())
+            return np.concatenate(results)
+
+        return run
