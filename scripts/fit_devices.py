@@ -1,80 +1,117 @@
-"""Fit the absolute scale of device profiles to published latencies, keeping each ridge fixed.
+"""Refit the seven paper devices' rooflines to the MobileNetV4 paper's published latencies.
 
-The MobileNetV4 paper (Qin et al. 2024) publishes only ridge points (MACs per byte) for its
-devices, and Table 6 latencies; vendors rarely publish attainable peaks. A profile therefore keeps
-its ridge ``R = peak_gmac_s / mem_gb_s`` fixed and only its absolute scale is fit here:
+    python scripts/fit_devices.py            # print the fit table and leave-one-out errors
+    python scripts/fit_devices.py --write    # also update devices/<name>.toml values and sources
 
-    T_model = overhead + (1 / P) * sum_layers max(MACs_l, R * bytes_l)
+Data: shared/data/published_latency_mnv4.csv (Qin et al. 2024, Table 6), rows with
+status == "measured", each model at its published resolution. Each device has at most five
+measured models, so only two parameters can be fit with anything left for cross-validation:
 
-This is the **provisional** fit, made before the roofline engine existed. It uses the published
-MACs of each model and ignores bytes:
+- the absolute scale (PeakMemBW, with PeakMACs = ridge x PeakMemBW), and
+- a fixed per-inference overhead, where the device has at least 4 measured models.
 
-* a profile without ``overhead_ms``: ``P = median over models of (MACs / latency)``;
-* a profile with ``overhead_ms`` (the GPU delegates and Core ML, whose small models pay a large
-  fixed cost): least squares ``latency = overhead + MACs / P``.
-
-The bandwidth follows as ``P / R``. Once ``edgekit.roofline`` lands, replace ``predict_units``
-with the per-layer sum above and refit. The script only prints; edit the TOML files by hand (they
-carry comments and provenance that a writer would lose).
-
-Usage:
-    python scripts/fit_devices.py                       # every device in the CSV
-    python scripts/fit_devices.py pixel7-gpu s23-gpu    # some
+The ridge point stays fixed: for pixel6-cpu, s23-cpu, pixel4-dsp and pixel8-edgetpu to the ridge
+the paper states (its last table), which the profiles carry; for pixel7-gpu, s23-gpu and
+iphone13-ane to the profile's vendor-derived ridge, because freeing it would leave 3 parameters
+for 4-5 points, and a leave-one-out refit on 3-4 points could not tell ridge from scale.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import statistics
+import datetime as dt
+import re
+import sys
 from pathlib import Path
 
-from edgekit.device import load_device
-
-CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "published_latency_mnv4.csv"
-
-
-def read_measurements(path: Path) -> dict[str, list[tuple[str, float, float]]]:
-    """``{device: [(model, macs_g, latency_ms), ...]}`` for rows with status ``measured``."""
-    out: dict[str, list[tuple[str, float, float]]] = {}
-    with path.open(newline="") as f:
-        for row in csv.DictReader(f):
-            if row["status"] != "measured":
-                continue
-            out.setdefault(row["device"], []).append(
-                (row["model"], float(row["macs_g"]), float(row["latency_ms"]))
-            )
-    return out
+ROOT = Path(__file__).resolve().parents[1]
+PUBLISHED = ROOT.parent / "shared" / "data" / "published_latency_mnv4.csv"
+DEVICES = ("pixel6-cpu", "s23-cpu", "pixel4-dsp", "pixel8-edgetpu", "pixel7-gpu", "s23-gpu",
+           "iphone13-ane")
+PAPER_RIDGE = {"pixel6-cpu": 31.2, "s23-cpu": 39.7, "pixel4-dsp": 347.3, "pixel8-edgetpu": 433.8}
 
 
-def fit(rows: list[tuple[str, float, float]], with_overhead: bool) -> tuple[float, float]:
-    """Return ``(peak_gmac_s, overhead_ms)`` for one device."""
-    macs = [m for _, m, _ in rows]
-    lat = [t for _, _, t in rows]
-    if not with_overhead:
-        return statistics.median(m / t * 1e3 for m, t in zip(macs, lat, strict=True)), 0.0
-    slope, intercept = statistics.linear_regression(macs, lat)  # ms per GMAC, ms
-    return 1e3 / slope, intercept
+def fit_device(name: str, csv: Path) -> dict:
+    import numpy as np
+
+    from edgekit.device import load_device
+    from edgekit.validate import fit_report, model_costs, read_measurements
+
+    dev = load_device(name)
+    df = read_measurements(csv, where={"device": name})
+    costs = [model_costs(r.model, dev, resolution=r.resolution)[0] for r in df.itertuples()]
+    meas = df["latency_ms"].to_numpy() / 1e3
+    ridge = dev.ridge_mac_per_byte
+    if name in PAPER_RIDGE and abs(ridge - PAPER_RIDGE[name]) > 0.1:
+        raise SystemExit(f"{name}: profile ridge {ridge:.2f} differs from the paper's "
+                         f"{PAPER_RIDGE[name]}; fix devices/{name}.toml first")
+    overhead = len(df) >= 4
+    rep = fit_report(costs, meas, ridge=ridge, overhead=overhead)
+    before = np.array([predict(dev, c) for c in costs])
+    return {"device": name, "n": len(df), "ridge": ridge, "fit": rep,
+            "before_err_pct": float(np.median(np.abs(before - meas) / meas) * 100),
+            "models": list(df["model"]), "meas_s": meas}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("devices", nargs="*", help="device names (default: every device in the CSV)")
-    ap.add_argument("--csv", type=Path, default=CSV, help="published latency CSV")
+def predict(dev, costs) -> float:  # noqa: ANN001
+    from edgekit.validate import predict_s
+
+    return predict_s(costs, dev.peak_mac_s, dev.mem_bytes_s, dev.overhead_s)
+
+
+def write_profile(name: str, res: dict) -> None:
+    path = ROOT / "devices" / f"{name}.toml"
+    text = path.read_text(encoding="utf-8")
+    fit = res["fit"].fit
+    st = res["fit"].stats_loo
+    src = (f"fit by scripts/fit_devices.py to the {res['n']} published MobileNetV4 latencies "
+           f"(Qin et al. 2024, Table 6) with the ridge fixed at {res['ridge']:.1f} MAC/byte; "
+           f"LOO median |err| {st['median_abs_err_pct']:.0f}% ({dt.date.today().isoformat()})")
+
+    def set_section(text: str, section: str, value: float) -> str:
+        block = (f"[{section}]\nvalue = {value:.6g}\nsource = \"{src}\"\n"
+                 f"confidence = \"medium\"\n")
+        pat = re.compile(rf"^\[{section}\]\n(?:(?!^\[).*\n?)*", re.M)
+        if pat.search(text):
+            return pat.sub(block + "\n", text, count=1)
+        return text.rstrip("\n") + "\n\n" + block
+
+    text = set_section(text, "peak_gmac_s", fit.peak_gmac_s)
+    text = set_section(text, "mem_gb_s", fit.mem_gb_s)
+    text = set_section(text, "overhead_ms", fit.overhead_ms)
+    path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+    from edgekit.device import load_profile_file
+
+    load_profile_file(path)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--csv", type=Path, default=PUBLISHED)
+    ap.add_argument("--write", action="store_true", help="update devices/*.toml")
     args = ap.parse_args()
-    data = read_measurements(args.csv)
-    for name in args.devices or sorted(data):
-        d = load_device(name)
-        rows = data[name]
-        ridge = d.ridge_mac_per_byte
-        peak, overhead = fit(rows, with_overhead=d.overhead_ms is not None)
-        peak, overhead = round(peak, 1), round(overhead, 2)  # as written in the profiles
-        pred = [overhead + m / peak * 1e3 for _, m, _ in rows]
-        ape = statistics.median(abs(p / t - 1) for p, (_, _, t) in zip(pred, rows, strict=True))
-        print(f"{name}: n={len(rows)} ridge={ridge:.2f} -> peak_gmac_s={peak:.1f} "
-              f"mem_gb_s={peak / ridge:.6g} overhead_ms={overhead:.2f} "
-              f"(median abs error {ape:.1%})")
+    rows = []
+    for name in DEVICES:
+        res = fit_device(name, args.csv)
+        fit, st = res["fit"].fit, res["fit"].stats_loo
+        rows.append({"device": name, "n": res["n"], "ridge": round(res["ridge"], 1),
+                     "peak_gmac_s": round(fit.peak_gmac_s, 1), "mem_gb_s": round(fit.mem_gb_s, 2),
+                     "overhead_ms": round(fit.overhead_ms, 3),
+                     "fit_median_err_pct": round(res["fit"].stats_in_sample["median_abs_err_pct"], 1),
+                     "loo_median_err_pct": round(st["median_abs_err_pct"], 1),
+                     "loo_within_25_pct": round(st["within_25_pct"], 0),
+                     "profile_before_err_pct": round(res["before_err_pct"], 1)})
+        for m, t, p in zip(res["models"], res["meas_s"], res["fit"].loo_pred_s, strict=True):
+            print(f"  {name:15s} {m:28s} measured {t * 1e3:7.2f} ms  LOO {p * 1e3:7.2f} ms "
+                  f"({(p - t) / t * 100:+.0f}%)", file=sys.stderr)
+        if args.write:
+            write_profile(name, res)
+    from edgekit.cli import print_table
+
+    print_table(rows)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
