@@ -302,7 +302,8 @@ def tflite_for_model(name: str, *, precision: str = "int8", resolution: int | No
             f"benchmarking model '{name}' with LiteRT needs the TFLite exporter (edgekit.export); "
             "export it first and pass the .tflite file"
         ) from exc
-    result = export(name, format="tflite", precision=precision, out=str(out), resolution=res)
+    result = export(name, format="tflite", precision=precision, out=str(out), resolution=res,
+                    verify=False)
     path = getattr(result, "path", None) or getattr(result, "artifact", None) or out
     if Path(path) != out and Path(path).is_file():
         Path(path).replace(out)
