@@ -4,7 +4,9 @@ A profile says what kind of compute unit a target is, which precision and export
 its peak MAC rate and memory bandwidth (each with a source and a confidence), which elementwise ops
 its runtime fuses into the producing layer, and which ops it cannot run. The ridge point
 (MACs per byte at which a layer stops being memory-bound) is derived as
-``peak_gmac_s / mem_gb_s`` and never stated twice.
+``peak_gmac_s / mem_gb_s`` and never stated twice. Numbers must be finite (no ``inf``: the
+profile must survive JSON), and ``fuses`` / ``unsupported_ops`` must be ONNX op types, so that a
+typo is an error rather than an op that silently never matches.
 
 Profiles are searched, in order, in ``--devices-dir`` directories, in the ``os.pathsep``-separated
 directories of ``EDGEKIT_DEVICES``, and in the profiles shipped with edgekit (``devices/``).
@@ -35,6 +37,7 @@ Example profile::
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import os
 import tomllib
@@ -82,10 +85,15 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# A finite number, never a bool or a string (``strict``); TOML's ``inf`` / ``nan`` are rejected
+# because a profile's numbers must survive JSON (reports, ``edgekit devices --json``).
+_Number = Field(strict=True, allow_inf_nan=False)
+
+
 class Sourced(_Strict):
     """A number with where it came from and how far to trust it."""
 
-    value: Annotated[float, Field(gt=0)]
+    value: Annotated[float, _Number, Field(gt=0)]
     source: Annotated[str, Field(min_length=3)]
     confidence: Confidence
 
@@ -93,7 +101,7 @@ class Sourced(_Strict):
 class SourcedOverhead(_Strict):
     """A fixed per-inference cost (invoke and dispatch), which may be zero."""
 
-    value: Annotated[float, Field(ge=0)]
+    value: Annotated[float, _Number, Field(ge=0)]
     source: Annotated[str, Field(min_length=3)]
     confidence: Confidence
 
@@ -117,10 +125,17 @@ class DeviceProfile(_Strict):
 
     @field_validator("fuses", "unsupported_ops")
     @classmethod
-    def _no_duplicates(cls, ops: tuple[str, ...]) -> tuple[str, ...]:
+    def _onnx_op_types(cls, ops: tuple[str, ...]) -> tuple[str, ...]:
         dup = sorted({o for o in ops if ops.count(o) > 1})
         if dup:
             raise ValueError(f"lists {dup} more than once")
+        known = onnx_op_types()
+        for op in ops:
+            if op not in known:  # a typo would silently never match a layer
+                raise ValueError(
+                    f"names '{op}', which is not an ONNX op type{did_you_mean(op, known)} "
+                    "(op types are ONNX names such as 'Relu', 'Clip', 'MatMul')"
+                )
         return ops
 
     # Derived numbers, in SI units inside.
@@ -145,7 +160,15 @@ class DeviceProfile(_Strict):
         return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:12]
 
 
-_FIELD_NAMES = tuple(DeviceProfile.model_fields) + tuple(Sourced.model_fields)
+@functools.cache
+def onnx_op_types() -> frozenset[str]:
+    """Every op type of the default ONNX domain (``Relu``, ``MatMul`` ...)."""
+    import onnx.defs  # about 0.3 s, paid once, only when a profile is loaded
+
+    return frozenset(s.name for s in onnx.defs.get_all_schemas() if s.domain == "")
+
+
+_SECTIONS = {"peak_gmac_s": Sourced, "mem_gb_s": Sourced, "overhead_ms": SourcedOverhead}
 
 
 def builtin_devices_dir() -> Path:
@@ -170,15 +193,23 @@ def search_path(devices_dirs: Sequence[str | os.PathLike[str]] = ()) -> list[Pat
 def _format_error(path: Path, exc: ValidationError) -> str:
     err = exc.errors()[0]
     loc = [str(p) for p in err["loc"]]
-    where = ".".join(loc) if loc else "(top level)"
     section = f"[{loc[0]}] " if len(loc) > 1 else ""
     key = loc[-1] if loc else ""
+    value = err.get("input")
     if err["type"] == "extra_forbidden":
-        return f"{path}: unknown key '{where}'{did_you_mean(key, _FIELD_NAMES)}"
+        valid = _SECTIONS[loc[0]].model_fields if len(loc) > 1 else DeviceProfile.model_fields
+        return f"{path}: {section}unknown key '{key}'{did_you_mean(key, valid)}"
     if err["type"] == "missing":
         return f"{path}: {section}missing required key '{key}'"
-    value = err.get("input")
-    msg = err["msg"].replace("Input should be", "must be").replace("Value error, ", "")
+    if err["type"] == "model_type":  # `peak_gmac_s = 4.0` instead of a table
+        return (f"{path}: {key} must be a table with value, source and confidence "
+                f"([{key}] on its own line, then one key per line), got {value!r}")
+    if err["type"] == "string_pattern_mismatch" and key == "name":
+        return (f"{path}: name must be kebab-case '<product>-<unit>' (lowercase letters, digits, "
+                f"'-'), e.g. 'pixel8-edgetpu', got {value!r}")
+    if err["type"] == "value_error":
+        return f"{path}: {section}{key} {err['msg'].removeprefix('Value error, ')}"
+    msg = err["msg"].replace("Input should be", "must be")
     return f"{path}: {section}{key} {msg}, got {value!r}"
 
 
