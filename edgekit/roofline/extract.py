@@ -1,0 +1,359 @@
+"""Layer tables: the graph a device would run, walked node by node.
+
+A registry or timm model is built in its deploy form (``create_model(name, deploy=True)``: every
+train-time branch re-parameterized), exported to ONNX in memory (the TorchScript exporter folds
+BatchNorm into the preceding convolution in eval mode) with shapes inferred, and counted by
+:mod:`edgekit.roofline.counting`. Weights are never initialised (a layer count needs shapes only):
+building ConvNeXt-S or RepLKNet-XL with random init would take longer than the analysis itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from edgekit.errors import ConfigError, EdgekitError, ExportError
+from edgekit.roofline import cache as _cache
+from edgekit.roofline.counting import count_graph, rows_to_frame
+
+if TYPE_CHECKING:
+    import onnx
+    from torch import nn
+
+def is_onnx_path(model: Any) -> bool:
+    return isinstance(model, (str, os.PathLike)) and str(model).lower().endswith(".onnx")
+
+
+def model_label(model: Any) -> str:
+    """The name a model goes by in tables: registry name, ``.onnx`` file stem, or class name."""
+    if is_onnx_path(model):
+        return Path(str(model)).stem
+    if isinstance(model, (str, os.PathLike)):
+        return str(model)
+    return type(model).__name__
+
+
+def _check_resolution(resolution: Any) -> int:
+    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1:
+        raise ConfigError(f"resolution must be a positive integer number of pixels, got {resolution!r}")
+    return resolution
+
+
+@contextlib.contextmanager
+def skip_weight_init() -> Iterator[None]:
+    """Make random weight initialisation a cheap ``zero_()`` while models are built.
+
+    Every torch and timm initializer draws through ``Tensor.uniform_`` or ``Tensor.normal_``; zeros
+    keep the traced forward free of NaNs and denormals. Buffers (BatchNorm statistics, attention
+    index tables) are computed normally.
+    """
+    import torch
+
+    saved = (torch.Tensor.uniform_, torch.Tensor.normal_)
+
+    def _zero(self: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        with torch.no_grad():
+            return self.zero_()
+
+    torch.Tensor.uniform_ = _zero  # type: ignore[method-assign]
+    torch.Tensor.normal_ = _zero  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        torch.Tensor.uniform_, torch.Tensor.normal_ = saved  # type: ignore[method-assign]
+
+
+def build_deploy_model(name: str, checkpoint: str | os.PathLike[str] | None = None,
+                       deploy: bool = True) -> nn.Module:
+    """The deploy form of a registry/timm model, with uninitialised (zero) weights."""
+    from edgekit.models import create_model
+
+    with skip_weight_init():
+        try:
+            return create_model(name, checkpoint=checkpoint, deploy=deploy)
+        except ModuleNotFoundError as exc:
+            if exc.name != "edgekit.layers.reparam":
+                raise
+    # Stop-gap until edgekit.layers.reparam lands: timm's own re-parameterization.
+    from edgekit._compat import import_timm
+
+    timm = import_timm()
+    with skip_weight_init():
+        model = create_model(name, checkpoint=checkpoint, deploy=False)
+    return timm.utils.model.reparameterize_model(model, inplace=True)
+
+
+def _export(model: nn.Module, resolution: int, label: str, default_res: int | None) -> onnx.ModelProto:
+    from edgekit._onnx import torch_to_onnx
+
+    try:
+        return torch_to_onnx(model, (1, 3, resolution, resolution), export_params=False)
+    except EdgekitError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any tracing failure; the cause is kept
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        if default_res is not None and resolution != default_res:
+            raise ConfigError(
+                f"model '{label}' cannot take resolution {resolution} ({first}); "
+                f"use its default resolution {default_res} or one it supports"
+            ) from exc
+        raise ExportError(f"could not export '{label}' to ONNX at resolution {resolution}: "
+                          f"{first}") from exc
+
+
+def _frame(proto: onnx.ModelProto, data_inputs: Sequence[str] | None, **attrs: Any) -> pd.DataFrame:
+    df = rows_to_frame(count_graph(proto, data_inputs))
+    df.attrs.update(attrs)
+    return df
+
+
+def _table_from_name(name: str, resolution: int | None, checkpoint: Any, deploy: bool) -> pd.DataFrame:
+    from edgekit.models import get_spec
+
+    spec = get_spec(name)
+    res = _check_resolution(resolution if resolution is not None else spec.resolution)
+    model = build_deploy_model(name, checkpoint, deploy)
+    params = int(sum(p.numel() for p in model.parameters()))
+    proto = _export(model, res, name, spec.resolution)
+    return _frame(proto, ["input"], model=name, resolution=res, params=params,
+                  family=spec.family, top1=spec.top1, source="registry", deploy=deploy)
+
+
+def _table_from_module(model: nn.Module, resolution: int | None) -> pd.DataFrame:
+    label = type(model).__name__
+    if resolution is None:
+        cfg = getattr(model, "pretrained_cfg", None) or getattr(model, "default_cfg", None) or {}
+        size = cfg.get("input_size") if isinstance(cfg, dict) else None
+        if not size:
+            raise ConfigError(f"resolution is needed for a {label} module (pass resolution=N)")
+        resolution = int(size[-1])
+    res = _check_resolution(resolution)
+    params = int(sum(p.numel() for p in model.parameters()))
+    proto = _export(model, res, label, None)
+    return _frame(proto, ["input"], model=label, resolution=res, params=params, family="module",
+                  top1=None, source="module", deploy=False)
+
+
+def load_onnx(path: str | os.PathLike[str], resolution: int | None = None) -> tuple[onnx.ModelProto, int | None]:
+    """Read, check and shape-infer a user's ``.onnx`` file; returns the model and its resolution.
+
+    A symbolic (dynamic) spatial size is fixed to ``resolution``; a fixed one must equal it.
+    """
+    import onnx
+
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"ONNX file '{p}' does not exist")
+    try:
+        proto = onnx.load(str(p))
+    except Exception as exc:  # noqa: BLE001 - protobuf raises several unrelated types
+        raise ConfigError(f"'{p}' is not a readable ONNX file ({type(exc).__name__}); "
+                          "re-export it or check the path") from exc
+    try:
+        onnx.checker.check_model(proto)
+    except onnx.checker.ValidationError as exc:
+        first = (str(exc).strip().splitlines() or ["invalid"])[0][:200]
+        raise ConfigError(f"'{p}' is not a valid ONNX model: {first}") from exc
+    inits = {t.name for t in proto.graph.initializer}
+    data = [i for i in proto.graph.input if i.name not in inits]
+    if not data:
+        raise ConfigError(f"'{p}' has no data input")
+    res = _fix_input_shape(p, data[0], resolution)
+    try:
+        proto = onnx.shape_inference.infer_shapes(proto, strict_mode=True, data_prop=True)
+    except Exception as exc:  # noqa: BLE001 - onnx raises InferenceError and RuntimeError
+        first = (str(exc).strip().splitlines() or ["failed"])[0][:200]
+        raise ConfigError(f"'{p}': ONNX shape inference failed: {first}") from exc
+    return proto, res
+
+
+def _fix_input_shape(path: Path, inp: Any, resolution: int | None) -> int | None:
+    dims = inp.type.tensor_type.shape.dim
+    if len(dims) != 4:
+        if resolution is not None:
+            raise ConfigError(f"'{path}': input '{inp.name}' is not an image (rank {len(dims)}); "
+                              "drop --resolution")
+        return None
+    if not dims[0].HasField("dim_value"):
+        dims[0].dim_value = 1  # batch 1
+    fixed = [int(d.dim_value) if d.HasField("dim_value") else None for d in dims[2:]]
+    if resolution is not None:
+        _check_resolution(resolution)
+        if any(f is not None and f != resolution for f in fixed):
+            raise ConfigError(
+                f"'{path}' has a fixed input of {fixed[0]}x{fixed[1]}; it cannot take resolution "
+                f"{resolution} (drop --resolution or re-export with a dynamic size)"
+            )
+        for d in dims[2:]:
+            d.dim_value = resolution
+        return resolution
+    if any(f is None for f in fixed):
+        raise ConfigError(f"'{path}' has a dynamic input size; pass --resolution N")
+    return fixed[-1]
+
+
+def _table_from_onnx(path: str | os.PathLike[str], resolution: int | None) -> pd.DataFrame:
+    proto, res = load_onnx(path, resolution)
+    inits = {t.name for t in proto.graph.initializer}
+    params = int(sum(
+        math.prod(t.dims) for t in proto.graph.initializer
+        if t.data_type in (1, 10, 11, 16)
+    ))
+    data = [i.name for i in proto.graph.input if i.name not in inits]
+    return _frame(proto, data, model=Path(str(path)).stem, resolution=res, params=params,
+                  family="onnx", top1=None, source="onnx", deploy=False)
+
+
+def _cache_key(model: Any, resolution: int | None, checkpoint: Any, deploy: bool) -> dict[str, Any] | None:
+    if is_onnx_path(model):
+        return _cache.make_key("onnx", str(Path(str(model)).resolve()), resolution,
+                               _cache.weights_fingerprint(model), False)
+    if isinstance(model, str):
+        from edgekit.models import get_spec
+
+        spec = get_spec(model)  # unknown names fail here, before any work
+        res = resolution if resolution is not None else spec.resolution
+        return _cache.make_key("registry", spec.name, res, _cache.weights_fingerprint(checkpoint),
+                               deploy)
+    return None
+
+
+def layer_table(
+    model: Any,
+    resolution: int | None = None,
+    *,
+    checkpoint: str | os.PathLike[str] | None = None,
+    deploy: bool = True,
+    cache: bool = True,
+) -> pd.DataFrame:
+    """One row per ONNX node of the graph a device would run, with element counts.
+
+    Args:
+        model: a registry or timm model name, an ``nn.Module``, or a path to an ``.onnx`` file.
+        resolution: square input size in pixels (default: the model's own).
+        checkpoint: local weights for a named model (only the key of the cache depends on it).
+        deploy: re-parameterize the model first (the form a device runs).
+        cache: read and write the on-disk cache (named models and ``.onnx`` files).
+
+    Returns:
+        A DataFrame with columns ``name, op_type, module, kind, macs, weight_elems, bias_elems,
+        in_act_elems, out_act_elems, fusable, producer, out_shape, note`` and ``attrs``
+        ``model, resolution, params, family, top1, source, deploy``.
+    """
+    if resolution is not None:
+        _check_resolution(resolution)
+    if isinstance(model, os.PathLike):
+        model = os.fspath(model)
+    key = _cache_key(model, resolution, checkpoint, deploy) if cache else None
+    if key is not None:
+        hit = _cache.load(key)
+        if hit is not None:
+            return hit
+    if is_onnx_path(model):
+        table = _table_from_onnx(model, resolution)
+    elif isinstance(model, str):
+        table = _table_from_name(model, resolution, checkpoint, deploy)
+    else:
+        from torch import nn
+
+        if not isinstance(model, nn.Module):
+            raise ConfigError(f"model must be a name, an .onnx path or an nn.Module, got "
+                              f"{type(model).__name__}")
+        table = _table_from_module(model, resolution)
+    if key is not None:
+        _cache.store(key, table)
+    return table
+
+
+def _worker_init() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _worker(model: str, resolution: int | None, checkpoint: Any, deploy: bool,
+            cache: bool) -> pd.DataFrame:
+    return layer_table(model, resolution, checkpoint=checkpoint, deploy=deploy, cache=cache)
+
+
+def _cost_hint(model: Any) -> float:
+    """Rough relative build+export cost, to start the slowest models first."""
+    if not isinstance(model, str) or is_onnx_path(model):
+        return 0.0
+    try:
+        from edgekit.models import get_spec
+
+        spec = get_spec(model)
+    except EdgekitError:
+        return 0.0
+    return float(spec.params_m or 0.0) + 5.0 * float(spec.macs_g or 0.0)
+
+
+def layer_tables(
+    models: Sequence[Any],
+    resolution: int | None = None,
+    *,
+    checkpoint: str | os.PathLike[str] | None = None,
+    deploy: bool = True,
+    cache: bool = True,
+    workers: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[pd.DataFrame]:
+    """Layer tables of several models, in order: cache hits first, the rest in worker processes.
+
+    Args:
+        workers: processes for the misses (default: up to the CPU count, at most 4; 1 = in-process).
+        progress: called with each model's label when its table is ready.
+    """
+    out: dict[int, pd.DataFrame] = {}
+    todo: list[int] = []
+    for i, m in enumerate(models):
+        key = _cache_key(m, resolution, checkpoint, deploy) if cache else None
+        hit = _cache.load(key) if key is not None else None
+        if hit is not None:
+            out[i] = hit
+            if progress:
+                progress(model_label(m))
+        else:
+            todo.append(i)
+    n_workers = workers if workers is not None else min(4, os.cpu_count() or 1)
+    named = [i for i in todo if isinstance(models[i], str)]
+    if len(named) > 1 and n_workers > 1:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        named.sort(key=lambda i: -_cost_hint(models[i]))
+        ctx = mp.get_context("spawn")  # fork after torch's thread pools exist can hang
+        with ProcessPoolExecutor(min(n_workers, len(named)), mp_context=ctx,
+                                 initializer=_worker_init) as pool:
+            futs = {pool.submit(_worker, models[i], resolution, checkpoint, deploy, cache): i
+                    for i in named}
+            try:
+                for fut in _as_completed(futs):
+                    i = futs[fut]
+                    out[i] = fut.result()
+                    if progress:
+                        progress(model_label(models[i]))
+            except BaseException:
+                for f in futs:
+                    f.cancel()
+                raise
+    for i in todo:
+        if i not in out:
+            out[i] = layer_table(models[i], resolution, checkpoint=checkpoint, deploy=deploy,
+                                 cache=cache)
+            if progress:
+                progress(model_label(models[i]))
+    return [out[i] for i in range(len(models))]
+
+
+def _as_completed(futs: Any) -> Iterator[Any]:
+    from concurrent.futures import as_completed
+
+    return as_completed(futs)

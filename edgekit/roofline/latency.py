@@ -1,0 +1,152 @@
+"""The roofline latency model (MobileNetV4 paper, "Roofline analysis").
+
+``ModelTime = sum_i max(MACs_i / PeakMACs, (WeightBytes_i + ActivationBytes_i) / PeakMemBW)``,
+plus the profile's fixed per-inference overhead (zero unless the profile sets one).
+
+Bytes follow the profile's precision: int8 = 1 byte per weight or activation element, fp16 = 2,
+fp32 = 4; biases of Conv/Gemm (and constant operands of a bias ``Add``) are int32 (4 bytes) at
+int8. An op in the profile's ``fuses`` list whose layer-table row is ``fusable`` (one activation
+input, produced by a node whose output only it consumes) is folded into its producer and costs
+no bytes and no time of its own.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from edgekit.device import DeviceProfile
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyEstimate:
+    """The roofline estimate of one layer table on one device.
+
+    Attributes:
+        model: model name (from the table's attrs).
+        device: the profile used.
+        layers: the layer table plus ``weight_bytes, activation_bytes, bytes, intensity,
+            compute_s, memory_s, time_s, bound, fused``.
+        latency_s: total model time plus the profile's overhead.
+        compute_s: sum of per-layer MAC times.
+        memory_s: sum of per-layer memory times.
+        memory_bound_fraction: share of the summed layer time spent in memory-bound layers.
+        macs: total MACs.
+        weight_bytes: total weight bytes read (unfused layers).
+        activation_bytes: total activation bytes read and written (unfused layers).
+        macs_only_s: the MACs-only (ridge point 0) estimate on this device: ``MACs / PeakMACs``.
+        overhead_s: the fixed per-inference overhead included in ``latency_s``.
+    """
+
+    model: str
+    device: DeviceProfile
+    layers: pd.DataFrame
+    latency_s: float
+    compute_s: float
+    memory_s: float
+    memory_bound_fraction: float
+    macs: int
+    weight_bytes: int
+    activation_bytes: int
+    macs_only_s: float
+    overhead_s: float
+
+    @property
+    def latency_ms(self) -> float:
+        return self.latency_s * 1e3
+
+    @property
+    def bytes(self) -> int:
+        return self.weight_bytes + self.activation_bytes
+
+    def by_op_type(self) -> pd.DataFrame:
+        """Time, MACs and bytes summed per ONNX op type, slowest first."""
+        g = self.layers.groupby("op_type", sort=False)
+        out = g.agg(count=("name", "size"), macs=("macs", "sum"), bytes=("bytes", "sum"),
+                    compute_s=("compute_s", "sum"), memory_s=("memory_s", "sum"),
+                    time_s=("time_s", "sum"))
+        return out.sort_values("time_s", ascending=False).reset_index()
+
+
+def estimate_latency(table: pd.DataFrame, device: DeviceProfile | str) -> LatencyEstimate:
+    """Estimate the latency of a layer table (see :func:`edgekit.roofline.layer_table`) on a device.
+
+    Args:
+        table: the precision-independent layer table.
+        device: a :class:`~edgekit.device.DeviceProfile` or a profile name.
+    """
+    from edgekit.device import load_device
+
+    dev = load_device(device)
+    prec = dev.precision
+    t = table
+    fused = t["fusable"].to_numpy(bool) & t["op_type"].isin(dev.fuses).to_numpy()
+    macs = t["macs"].to_numpy(np.float64)
+    wbytes = t["weight_elems"].to_numpy(np.int64) * prec.bytes + \
+        t["bias_elems"].to_numpy(np.int64) * prec.bias_bytes
+    abytes = (t["in_act_elems"].to_numpy(np.int64) + t["out_act_elems"].to_numpy(np.int64)) * prec.bytes
+    wbytes = np.where(fused, 0, wbytes)
+    abytes = np.where(fused, 0, abytes)
+    nbytes = wbytes + abytes
+    compute_s = np.where(fused, 0.0, macs / dev.peak_mac_s)
+    memory_s = nbytes / dev.mem_bytes_s
+    time_s = np.maximum(compute_s, memory_s)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        intensity = np.where(nbytes > 0, macs / np.maximum(nbytes, 1), np.where(macs > 0, np.inf, 0.0))
+    bound = np.where(fused, "fused", np.where(time_s <= 0, "none",
+                                              np.where(compute_s >= memory_s, "compute", "memory")))
+    layers = t.assign(weight_bytes=wbytes, activation_bytes=abytes, bytes=nbytes,
+                      intensity=intensity, compute_s=compute_s, memory_s=memory_s, time_s=time_s,
+                      bound=bound, fused=fused)
+    total = float(time_s.sum())
+    mem_time = float(time_s[bound == "memory"].sum())
+    total_macs = int(t["macs"].sum())
+    return LatencyEstimate(
+        model=str(t.attrs.get("model", "")), device=dev, layers=layers,
+        latency_s=total + dev.overhead_s, compute_s=float(compute_s.sum()),
+        memory_s=float(memory_s.sum()),
+        memory_bound_fraction=mem_time / total if total > 0 else 0.0,
+        macs=total_macs, weight_bytes=int(wbytes.sum()), activation_bytes=int(abytes.sum()),
+        macs_only_s=total_macs / dev.peak_mac_s, overhead_s=dev.overhead_s,
+    )
+
+
+DEFAULT_SWEEP_PEAK_GMAC_S = 1000.0
+DEFAULT_SWEEP_FUSES = ("BatchNormalization", "Relu", "Clip", "HardSwish", "HardSigmoid", "Sigmoid",
+                       "Gelu", "Add", "Mul")
+
+
+def ridge_name(ridge: float) -> str:
+    """Profile name of a sweep point: ``rp0``, ``rp5``, ``rp50``, ``rp500``, ``rp2p5``."""
+    txt = f"{ridge:g}".replace(".", "p").replace("+", "").replace("-", "m")
+    return f"rp{txt}"
+
+
+def ridge_profile(
+    ridge: float, *, peak_gmac_s: float = DEFAULT_SWEEP_PEAK_GMAC_S, precision: str = "int8",
+    fuses: tuple[str, ...] = DEFAULT_SWEEP_FUSES,
+) -> DeviceProfile:
+    """A hardware-independent profile whose ridge point is ``ridge`` MACs/byte.
+
+    Only the ridge point matters for ranking; the peak MAC rate just sets the time unit.
+    Ridge 0 means MACs-only: the bandwidth is made so large that no layer is memory-bound.
+    """
+    from edgekit.device import DeviceProfile
+    from edgekit.errors import ConfigError
+
+    if not (ridge >= 0 and math.isfinite(ridge)):
+        raise ConfigError(f"ridge point must be a finite number >= 0 MACs/byte, got {ridge!r}")
+    mem = peak_gmac_s / ridge if ridge > 0 else 1e30
+    src = "edgekit ridge-point sweep (hardware independent)"
+    return DeviceProfile.model_validate({
+        "name": ridge_name(ridge), "description": f"ridge point {ridge:g} MACs/byte",
+        "kind": "cpu", "precision": precision, "format": "tflite", "sweep": True,
+        "peak_gmac_s": {"value": peak_gmac_s, "source": src, "confidence": "low"},
+        "mem_gb_s": {"value": mem, "source": src, "confidence": "low"},
+        "fuses": list(fuses),
+    })
