@@ -22,13 +22,18 @@ from edgekit.device import (
 from edgekit.errors import ConfigError, UnknownNameError
 
 BUILTIN = sorted(p.stem for p in builtin_devices_dir().glob("*.toml"))
-PROFILES = {d.name: d for d in list_devices()}
+PROFILES = {p.stem: load_profile_file(p) for p in sorted(builtin_devices_dir().glob("*.toml"))}
 PUBLISHED_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "published_latency_mnv4.csv"
 
 # The MobileNetV4 paper's int8 ridge points (Qin et al. 2024, roofline table).
 PAPER_RIDGES = {"pixel6-cpu": 31.2, "s23-cpu": 39.7, "pixel4-dsp": 347.3, "pixel8-edgetpu": 433.8}
 SWEEP_RIDGES = {"rp0": 0.0, "rp5": 5.0, "rp50": 50.0, "rp500": 500.0}
 REQUIRED = {*PAPER_RIDGES, *SWEEP_RIDGES, "pixel7-gpu", "s23-gpu", "iphone13-ane", "x86-desktop-cpu"}
+
+
+@pytest.fixture(autouse=True)
+def _no_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ENV_VAR, raising=False)  # a user's $EDGEKIT_DEVICES must not leak in
 
 
 # --- the shipped profiles --------------------------------------------------------------------
