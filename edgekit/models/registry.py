@@ -224,12 +224,12 @@ def _read_state_dict(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"checkpoint '{path}' does not exist")
     if path.suffix == ".safetensors":
-        from safetensors import SafetensorsError
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
 
         try:
             return load_file(str(path))
-        except (SafetensorsError, OSError, ValueError) as exc:
+        except (SafetensorError, OSError, ValueError) as exc:
             raise ConfigError(f"checkpoint '{path}' is not a readable safetensors file: {exc}") from exc
     import pickle
 
