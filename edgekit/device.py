@@ -197,7 +197,8 @@ def _format_error(path: Path, exc: ValidationError) -> str:
     key = loc[-1] if loc else ""
     value = err.get("input")
     if err["type"] == "extra_forbidden":
-        valid = _SECTIONS[loc[0]].model_fields if len(loc) > 1 else DeviceProfile.model_fields
+        section_model = _SECTIONS.get(loc[0], Sourced) if len(loc) > 1 else DeviceProfile
+        valid = section_model.model_fields
         return f"{path}: {section}unknown key '{key}'{did_you_mean(key, valid)}"
     if err["type"] == "missing":
         return f"{path}: {section}missing required key '{key}'"
