@@ -1,0 +1,221 @@
+"""``edgekit roofline``: roofline latency of models on device profiles."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+EPILOG = """\
+examples:
+  edgekit roofline mobilenetv4_conv_small --device pixel8-edgetpu
+  edgekit roofline --all-devices --csv zoo.csv --plots figs/
+  edgekit roofline model.onnx --device pixel6-cpu --layers --csv -
+
+With no MODEL, the mission zoo (MobileNetV4, EfficientFormer, RepLKNet) is analysed; with no
+--device, the paper's four roofline targets (pixel6-cpu, s23-cpu, pixel4-dsp, pixel8-edgetpu).
+--layers switches every output (table, --csv, --json) to one row per model x device x layer.
+"""
+
+DISPLAY = ("model", "resolution", "macs_g", "params_m", "top1")
+
+
+def register(subparsers: Any, add_common: Any) -> None:
+    from edgekit.cli import add_devices_dir
+
+    p = subparsers.add_parser(
+        "roofline", help="predict latency with the roofline model (MobileNetV4 paper)",
+        description="Roofline latency of models on device profiles: "
+                    "sum over layers of max(MACs / peak, bytes / bandwidth).",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("models", nargs="*", metavar="MODEL",
+                   help="registry or timm model name, or FILE.onnx (default: the mission zoo)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--device", action="append", default=[], metavar="D",
+                   help="device profile name or .toml path (repeatable)")
+    g.add_argument("--all-devices", action="store_true", help="every profile (edgekit devices)")
+    p.add_argument("--ridge", action="append", type=float, default=[], metavar="R",
+                   help="add a hardware-independent profile with ridge point R MACs/byte "
+                        "(repeatable; 0 = MACs only)")
+    p.add_argument("--resolution", type=int, metavar="N", help="input size (default: the model's)")
+    p.add_argument("--layers", action="store_true", help="per-layer rows instead of per-model rows")
+    p.add_argument("--csv", metavar="FILE", help="write CSV to FILE ('-' for stdout)")
+    p.add_argument("--json", metavar="FILE", help="write JSON records to FILE ('-' for stdout)")
+    p.add_argument("--plots", metavar="DIR", help="write roofline, op-time and latency-vs-accuracy PNGs")
+    p.add_argument("--checkpoint", metavar="PATH", help="local weights (with a single MODEL)")
+    p.add_argument("--no-cache", action="store_true", help="rebuild layer tables, ignore the cache")
+    p.add_argument("--workers", type=int, metavar="N", help="processes building layer tables")
+    add_devices_dir(p)
+    add_common(p)
+    p.set_defaults(func=run)
+
+
+def _devices(args: argparse.Namespace) -> list[Any]:
+    from edgekit.device import list_devices, load_devices
+    from edgekit.roofline import PAPER_DEVICES, ridge_profile
+
+    if args.all_devices:
+        devs = list_devices(args.devices_dir)
+    elif args.device:
+        devs = load_devices(args.device, args.devices_dir)
+    elif args.ridge:
+        devs = []
+    else:
+        known = {d.name: d for d in list_devices(args.devices_dir)}
+        devs = [known[n] for n in PAPER_DEVICES if n in known] or list(known.values())
+    devs += [ridge_profile(r) for r in args.ridge]
+    return devs
+
+
+def _check(args: argparse.Namespace) -> None:
+    from edgekit.errors import ConfigError
+
+    if args.resolution is not None and args.resolution < 1:
+        raise ConfigError(f"--resolution must be a positive number of pixels, got {args.resolution}")
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(f"--workers must be >= 1, got {args.workers}")
+    if args.checkpoint and len(args.models) != 1:
+        raise ConfigError("--checkpoint needs exactly one MODEL, got "
+                          f"{len(args.models) or 'none (the zoo)'}")
+    if args.csv == "-" and args.json == "-":
+        raise ConfigError("--csv - and --json - both write to stdout; send one of them to a file")
+    for r in args.ridge:
+        if not r >= 0:
+            raise ConfigError(f"--ridge must be >= 0 MACs/byte, got {r}")
+
+
+def run(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from edgekit.roofline import estimate_latency, summary_row, zoo_models
+
+    _check(args)
+    devices = _devices(args)
+    models = args.models or zoo_models(mission_only=True)
+    tables = _tables(models, args)
+    estimates = [[estimate_latency(t, d) for d in devices] for t in tables]
+    summary = pd.DataFrame([summary_row(t, e) for t, row in zip(tables, estimates, strict=True)
+                            for e in row])
+    out = _layer_rows(estimates) if args.layers else summary
+    if args.csv:
+        _write(out.to_csv(index=False), args.csv)
+        if args.csv != "-":
+            _write_meta(Path(args.csv), devices, tables)
+    if args.json:
+        _write(json.dumps(json.loads(out.to_json(orient="records")), indent=1) + "\n", args.json)
+    if args.plots:
+        _plots(Path(args.plots), summary, estimates)
+    if "-" not in (args.csv, args.json):
+        _print(out, summary, args.layers)
+    return 0
+
+
+def _tables(models: list[str], args: argparse.Namespace) -> list[Any]:
+    from edgekit.roofline import layer_tables
+
+    if not sys.stderr.isatty():
+        return layer_tables(models, args.resolution, checkpoint=args.checkpoint,
+                            cache=not args.no_cache, workers=args.workers)
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("layer tables"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), TextColumn("{task.description}"),
+                  console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("", total=len(models))
+        return layer_tables(models, args.resolution, checkpoint=args.checkpoint,
+                            cache=not args.no_cache, workers=args.workers,
+                            progress=lambda name: bar.update(task, advance=1, description=name))
+
+
+def _layer_rows(estimates: list[list[Any]]) -> Any:
+    import pandas as pd
+
+    frames = []
+    for row in estimates:
+        for e in row:
+            frames.append(e.layers.assign(model=e.model, device=e.device.name,
+                                          precision=e.device.precision.value))
+    df = pd.concat(frames, ignore_index=True)
+    lead = ["model", "device", "precision"]
+    return df[lead + [c for c in df.columns if c not in lead]]
+
+
+def _write(text: str, dest: str) -> None:
+    if dest == "-":
+        sys.stdout.write(text)
+        return
+    path = Path(dest)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    print(f"wrote {path}", file=sys.stderr)
+
+
+def _write_meta(path: Path, devices: list[Any], tables: list[Any]) -> None:
+    import platform
+    import subprocess
+    from importlib import metadata
+
+    from edgekit import __version__
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                                check=False, cwd=Path(__file__).parent).stdout.strip() or None
+    except OSError:
+        commit = None
+    meta = {
+        "command": "edgekit roofline", "argv": sys.argv[1:], "edgekit": __version__,
+        "versions": {p: _ver(metadata, p) for p in ("torch", "timm", "onnx", "pandas")},
+        "git_commit": commit, "host": platform.node(), "python": platform.python_version(),
+        "devices": {d.name: d.fingerprint() for d in devices},
+        "models": [{k: t.attrs.get(k) for k in ("model", "resolution", "params", "source")}
+                   for t in tables],
+    }
+    meta_path = path.with_name(path.name + ".meta.json")
+    meta_path.write_text(json.dumps(meta, indent=1, default=str) + "\n", encoding="utf-8")
+
+
+def _ver(metadata: Any, pkg: str) -> str | None:
+    try:
+        return metadata.version(pkg)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _plots(folder: Path, summary: Any, estimates: list[list[Any]]) -> None:
+    from edgekit.report.figures import latency_accuracy_panels, op_time_chart, roofline_chart
+    from edgekit.roofline.counting import safe_name
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written = 0
+    for row in estimates:
+        for e in row:
+            stem = f"{safe_name(e.model)}__{safe_name(e.device.name)}"
+            roofline_chart(e).savefig(folder / f"roofline__{stem}.png", dpi=110)
+            op_time_chart(e).savefig(folder / f"optime__{stem}.png", dpi=110)
+            written += 2
+    fig = latency_accuracy_panels(summary)
+    fig.savefig(folder / "latency_vs_accuracy.png", dpi=110)
+    print(f"wrote {written + 1} figures to {folder}", file=sys.stderr)
+
+
+def _print(out: Any, summary: Any, layers: bool) -> None:
+    from edgekit.cli import print_table
+
+    if layers:
+        cols = ["model", "device", "name", "op_type", "kind", "macs", "bytes", "intensity",
+                "time_s", "bound"]
+        view = out[cols].assign(time_us=(out["time_s"] * 1e6).round(2),
+                                intensity=out["intensity"].round(1)).drop(columns="time_s")
+        print_table(view.to_dict("records"))
+        return
+    from edgekit.report.tables import latency_pivot
+
+    wide = latency_pivot(summary)
+    for c in wide.columns:
+        if c not in ("model", "resolution", "top1"):
+            wide[c] = wide[c].map(lambda v: f"{v:.3g}" if v == v else "-")
+    print("roofline latency (ms) per device; macs in G, params in M")
+    print_table(wide.to_dict("records"))
