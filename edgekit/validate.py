@@ -172,13 +172,21 @@ def costs_from_layers(model: str, layers: pd.DataFrame) -> ModelCosts:
     kind = layers["kind"] if "kind" in layers else [""] * len(layers)
     groups = layers["groups"] if "groups" in layers else [None] * len(layers)
     wel = layers["weight_elems"] if "weight_elems" in layers else np.zeros(len(layers))
-    classes = tuple(
-        op_class(str(o), kind=str(k), groups=(int(g) if g is not None and g == g else None),
-                 weight_elems=float(w)).value
-        for o, k, g, w in zip(layers["op_type"], kind, groups, wel, strict=True)
-    )
+    out_elems = layers["out_act_elems"] if "out_act_elems" in layers else np.zeros(len(layers))
+    classes = []
+    for o, k, g, w, macs, oe in zip(layers["op_type"], kind, groups, wel, layers["macs"],
+                                    out_elems, strict=True):
+        grp = int(g) if g is not None and g == g else None
+        if grp is None and o == "Conv" and oe > 0 and macs > 0:
+            # No groups column: MACs per output element are Cin/groups * k*k, which is an odd
+            # square (9, 25, ..., 961) exactly for a depthwise k x k convolution.
+            per_out = macs / oe
+            side = round(math.sqrt(per_out))
+            if per_out == side * side and side % 2 == 1 and side >= 3:
+                k = "depthwise"
+        classes.append(op_class(str(o), kind=str(k), groups=grp, weight_elems=float(w)).value)
     return ModelCosts(model, layers["macs"].to_numpy(float), layers["bytes"].to_numpy(float),
-                      classes)
+                      tuple(classes))
 
 
 def predict_s(costs: ModelCosts, peak_mac_s: float, mem_bytes_s: float, overhead_s: float = 0.0,
