@@ -1,0 +1,155 @@
+"""Layer tables of real models: MACs against torch's flop counter and the papers, cache safety."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from edgekit.models import get_spec, list_models
+from edgekit.roofline import count_macs, layer_table, layer_tables
+from edgekit.roofline.extract import build_deploy_model
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _cache(tmp_path_factory):
+    """One cache for the module, so a table built by one test is reused by the next."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("EDGEKIT_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    yield
+    mp.undo()
+
+
+@pytest.fixture
+def own_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("EDGEKIT_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def _flop_counter_macs(name: str, resolution: int) -> int:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = build_deploy_model(name)
+    with torch.no_grad(), FlopCounterMode(display=False) as fc:
+        model(torch.zeros(1, 3, resolution, resolution))
+    return fc.get_total_flops() // 2  # the counter reports 2 FLOPs per MAC
+
+
+def _check_against_counter(name: str) -> None:
+    spec = get_spec(name)
+    table = layer_table(name)
+    ours = int(table["macs"].sum())
+    ref = _flop_counter_macs(name, spec.resolution)
+    assert abs(ours - ref) <= 0.01 * ref, f"{name}: edgekit {ours:,} vs flop counter {ref:,} MACs"
+
+
+@pytest.mark.parametrize("name", ["test_mobilenetv4", "test_fastvit", "test_mobileone",
+                                  "test_efficientformer", "mobilenetv4_conv_small"])
+def test_macs_match_flop_counter(name):
+    _check_against_counter(name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list_models())
+def test_zoo_macs_match_flop_counter(name):
+    _check_against_counter(name)
+
+
+@pytest.mark.parametrize(("name", "published_g"), [("mobilenetv4_conv_small", 0.2),
+                                                   ("mobilenetv4_conv_medium", 1.0)])
+def test_macs_match_the_paper(name, published_g):
+    """MNv4 Table 6 rounds to one significant digit: Conv-S 0.2 G at 224, Conv-M 1.0 G at 256."""
+    macs = int(layer_table(name)["macs"].sum())
+    assert abs(macs / 1e9 - published_g) <= 0.1 * published_g, f"{name}: {macs / 1e9:.3f} G"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [n for n in list_models() if get_spec(n).macs_g])
+def test_zoo_macs_near_published(name):
+    macs = int(layer_table(name)["macs"].sum()) / 1e9
+    pub = get_spec(name).macs_g
+    assert abs(macs - pub) <= 0.15 * pub, f"{name}: {macs:.3f} G vs published {pub} G"
+
+
+def test_table_columns_attrs_and_modules():
+    t = layer_table("test_efficientformer")
+    for c in ("name", "op_type", "module", "macs", "weight_elems", "bias_elems", "in_act_elems",
+              "out_act_elems", "kind"):
+        assert c in t.columns
+    assert set(t["kind"]) <= {"compute", "elementwise", "movement", "other"}
+    assert t.attrs["model"] == "test_efficientformer" and t.attrs["resolution"] == 224
+    assert t.attrs["params"] > 0
+    conv = t[t["op_type"] == "Conv"]
+    assert (conv["module"] != "").all()
+    assert "BatchNormalization" not in set(t["op_type"])  # folded into the convolutions
+    att = t[(t["op_type"] == "MatMul") & t["note"].str.startswith("attention")]
+    assert len(att) > 0 and (att["weight_elems"] == 0).all()
+
+
+def test_deploy_graph_is_reparameterized():
+    """MobileOne's train-time branches are fused: one conv per block, not three."""
+    train = layer_table("test_mobileone", deploy=False)
+    deploy = layer_table("test_mobileone")
+    assert (deploy["op_type"] == "Conv").sum() < (train["op_type"] == "Conv").sum()
+
+
+def test_count_macs_for_a_module():
+    m = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(),
+                            torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
+                            torch.nn.Linear(8, 5))
+    assert count_macs(m, 16) == 8 * 16 * 16 * 27 + 8 * 16 * 16 + 8 * 5
+
+
+def test_resolution_changes_macs():
+    a = int(layer_table("test_mobilenetv4", 64)["macs"].sum())
+    b = int(layer_table("test_mobilenetv4", 128)["macs"].sum())
+    assert 3.5 < b / a < 4.5
+
+
+def test_cache_hit_then_corrupt_file_is_rewritten(own_cache):
+    from edgekit.roofline import cache
+
+    first = layer_table("test_mobilenetv4")
+    files = list(cache.cache_dir().glob("*.json"))
+    assert len(files) == 1
+    hit = layer_table("test_mobilenetv4")
+    assert hit.equals(first) and hit.attrs == first.attrs
+    files[0].write_text("{ not json", encoding="utf-8")
+    again = layer_table("test_mobilenetv4")
+    assert again.equals(first)
+    assert json.loads(files[0].read_text())["key"]["model"] == "test_mobilenetv4"
+
+
+def test_stale_cache_entry_is_ignored(own_cache):
+    from edgekit.roofline import cache
+
+    first = layer_table("test_mobilenetv4")
+    path = next(cache.cache_dir().glob("*.json"))
+    blob = json.loads(path.read_text())
+    blob["data"] = blob["data"][:3]
+    blob["key"]["edgekit"] = "0.0.0-stale"
+    path.write_text(json.dumps(blob))
+    assert len(layer_table("test_mobilenetv4")) == len(first)
+
+
+@pytest.mark.slow  # two spawned interpreters importing torch: ~15 s on 2 cores
+def test_layer_tables_in_worker_processes(own_cache):
+    names = ["test_mobilenetv4", "test_fastvit"]
+    tables = layer_tables(names, workers=2)
+    assert [t.attrs["model"] for t in tables] == names
+    direct = layer_table("test_mobilenetv4", cache=False)
+    assert int(tables[0]["macs"].sum()) == int(direct["macs"].sum())
+
+
+def test_onnx_file_input(tmp_path):
+    from edgekit._onnx import torch_to_onnx
+
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU())
+    proto = torch_to_onnx(model, (1, 3, 10, 10))
+    path = tmp_path / "tiny_net.onnx"
+    path.write_bytes(proto.SerializeToString())
+    t = layer_table(path)
+    assert t.attrs["model"] == "tiny_net" and t.attrs["resolution"] == 10
+    assert int(t["macs"].sum()) == 4 * 8 * 8 * 27
+    assert t.attrs["params"] == 4 * 27 + 4
