@@ -70,7 +70,7 @@ def write_profile(name: str, res: dict) -> None:
 
     def set_section(text: str, section: str, value: float) -> str:
         block = (f"[{section}]\nvalue = {value:.6g}\nsource = \"{src}\"\n"
-                 f"confidence = \"medium\"\n")
+                 f"confidence = \"{'medium' if res['n'] >= 5 else 'low'}\"\n")
         pat = re.compile(rf"^\[{section}\]\n(?:(?!^\[).*\n?)*", re.M)
         if pat.search(text):
             return pat.sub(block + "\n", text, count=1)
