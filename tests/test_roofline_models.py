@@ -36,10 +36,16 @@ def _flop_counter_macs(name: str, resolution: int) -> int:
     return fc.get_total_flops() // 2  # the counter reports 2 FLOPs per MAC
 
 
-def _check_against_counter(name: str) -> None:
+def _check_against_counter(name: str, *, total: bool) -> None:
+    """Within 1% of torch's counter: conv/matmul MACs always, the total (with pooling) if asked.
+
+    The flop counter ignores pooling; on the tiny test variants pooling is a few % of the total,
+    on the full-size zoo well under 1%.
+    """
     spec = get_spec(name)
     table = layer_table(name)
-    ours = int(table["macs"].sum())
+    pooling = table["note"].isin(["pooling", "reduction"])
+    ours = int(table["macs"].sum() if total else table.loc[~pooling, "macs"].sum())
     ref = _flop_counter_macs(name, spec.resolution)
     assert abs(ours - ref) <= 0.01 * ref, f"{name}: edgekit {ours:,} vs flop counter {ref:,} MACs"
 
@@ -47,13 +53,13 @@ def _check_against_counter(name: str) -> None:
 @pytest.mark.parametrize("name", ["test_mobilenetv4", "test_fastvit", "test_mobileone",
                                   "test_efficientformer", "mobilenetv4_conv_small"])
 def test_macs_match_flop_counter(name):
-    _check_against_counter(name)
+    _check_against_counter(name, total=name.startswith("mobilenetv4"))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list_models())
 def test_zoo_macs_match_flop_counter(name):
-    _check_against_counter(name)
+    _check_against_counter(name, total=True)
 
 
 @pytest.mark.parametrize(("name", "published_g"), [("mobilenetv4_conv_small", 0.2),
