@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PUBLISHED = ROOT.parent / "shared" / "data" / "published_latency_mnv4.csv"
+PUBLISHED = ROOT / "edgekit" / "data" / "published_latency_mnv4.csv"
 DEVICES = ("pixel6-cpu", "s23-cpu", "pixel4-dsp", "pixel8-edgetpu", "pixel7-gpu", "s23-gpu",
            "iphone13-ane")
 PAPER_RIDGE = {"pixel6-cpu": 31.2, "s23-cpu": 39.7, "pixel4-dsp": 347.3, "pixel8-edgetpu": 433.8}

@@ -23,7 +23,7 @@ from edgekit.errors import ConfigError, UnknownNameError
 
 BUILTIN = sorted(p.stem for p in builtin_devices_dir().glob("*.toml"))
 PROFILES = {p.stem: load_profile_file(p) for p in sorted(builtin_devices_dir().glob("*.toml"))}
-PUBLISHED_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "published_latency_mnv4.csv"
+from edgekit.data import PUBLISHED_MNV4 as PUBLISHED_CSV
 
 # The MobileNetV4 paper's int8 ridge points (Qin et al. 2024, roofline table).
 PAPER_RIDGES = {"pixel6-cpu": 31.2, "s23-cpu": 39.7, "pixel4-dsp": 347.3, "pixel8-edgetpu": 433.8}

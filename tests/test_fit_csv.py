@@ -10,7 +10,7 @@ from edgekit.cli import main
 from edgekit.errors import ConfigError
 from edgekit.validate import read_measurements
 
-PUBLISHED = Path(__file__).resolve().parents[2] / "shared" / "data" / "published_latency_mnv4.csv"
+from edgekit.data import PUBLISHED_MNV4 as PUBLISHED
 
 
 def write(tmp_path: Path, text: str) -> Path:
