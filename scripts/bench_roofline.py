@@ -13,24 +13,30 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
 import time
 
 
-def _run(cache: str, workers: int | None, models: list[str], out_csv: str) -> float:
+def _cpu_children() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def _run(cache: str, workers: int | None, models: list[str], out_csv: str) -> tuple[float, float]:
     env = {**os.environ, "EDGEKIT_CACHE_DIR": cache}
     cmd = [sys.executable, "-m", "edgekit.cli", "roofline", *models, "--all-devices",
            "--csv", out_csv]
     if workers:
         cmd += ["--workers", str(workers)]
-    t0 = time.perf_counter()
+    c0, t0 = _cpu_children(), time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-    elapsed = time.perf_counter() - t0
+    elapsed, cpu = time.perf_counter() - t0, _cpu_children() - c0
     if proc.returncode != 0:
         sys.exit(f"bench failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
-    return elapsed
+    return elapsed, cpu
 
 
 def main() -> int:
@@ -53,9 +59,11 @@ def main() -> int:
         import pandas as pd
 
         rows = len(pd.read_csv(out_csv))
-    print(f"models: {len(models)}  devices: {len(devices)}  rows: {rows}  cpus: {os.cpu_count()}")
-    print(f"cold (empty cache): {cold:.1f} s")
-    print(f"warm (cached tables): {warm:.1f} s")
+    load = os.getloadavg()[0]
+    print(f"models: {len(models)}  devices: {len(devices)}  rows: {rows}  cpus: {os.cpu_count()}  "
+          f"load average now: {load:.1f}")
+    print(f"cold (empty cache): {cold[0]:.1f} s wall, {cold[1]:.1f} s CPU (all processes)")
+    print(f"warm (cached tables): {warm[0]:.1f} s wall, {warm[1]:.1f} s CPU")
     return 0
 
 
