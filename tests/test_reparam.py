@@ -17,6 +17,7 @@ from edgekit.layers.reparam import (
     fuse_conv_bn,
     pad_kernel_to,
     randomize_batchnorm,
+    reparam_error,
     reparameterize,
 )
 from edgekit.layers.replk import ConvFFN, LargeKernelConv, RepLKBlock, RepLKNet
@@ -170,16 +171,29 @@ def test_replknet_deploy_has_one_depthwise_conv_per_block_and_no_batchnorm() -> 
 
 
 # --- every registered re-parameterizable model --------------------------------------------------
+# Known float32 failures, declared here with the evidence; the float64 check still runs for them.
+FP32_KNOWN_FAILURES = {
+    "mobileone_s4": "random-init MobileOne-S4 amplifies float32 rounding ~10x per SE block "
+                    "(per-block fusion error <= 1e-6 relative; logits off by 1e-2..0.35 relative "
+                    "in float32, 1e-9 in float64), so float32 logits cannot agree to 1e-4",
+}
+
+
 def _check_model(name: str, resolution: int, seed: int = 0) -> None:
     gen = torch.Generator().manual_seed(seed)
     model = create_model(name)
     randomize_batchnorm(model, seed=seed,
                         calibrate=torch.randn(4, 3, resolution, resolution, generator=gen))
-    deployed = reparameterize(model)
+    x = torch.randn(2, 3, resolution, resolution, generator=gen)
     if get_spec(name).family == "RepLKNet":
-        assert _bn_count(deployed) == 0, f"{name}: BatchNorm left in the deploy model"
-    _assert_same_function(model, deployed,
-                          torch.randn(2, 3, resolution, resolution, generator=gen), name)
+        assert _bn_count(reparameterize(model)) == 0, f"{name}: BatchNorm left in deploy model"
+    exact = reparam_error(model, x, torch.float64)
+    assert exact.ok(rtol=1e-8, atol=1e-10), f"{name}: deploy model differs in float64: {exact}"
+    err = reparam_error(model, x)
+    if name in FP32_KNOWN_FAILURES and not err.ok():
+        pytest.xfail(f"{name}: {FP32_KNOWN_FAILURES[name]}; measured {err}")
+    assert err.ok(rtol=1e-4, atol=1e-5), f"{name}: deploy model differs: {err}"
+    assert name not in FP32_KNOWN_FAILURES, f"{name} passes now: drop it from FP32_KNOWN_FAILURES"
 
 
 def test_registry_has_reparameterizable_tiny_variants() -> None:
@@ -197,6 +211,19 @@ def test_xl_style_block_without_small_kernel() -> None:
                      dw_ratio=1.5, num_classes=10)
     randomize_batchnorm(model, seed=4, calibrate=torch.randn(4, 3, 64, 64))
     _assert_same_function(model, reparameterize(model), torch.randn(2, 3, 64, 64), "XL-style")
+
+
+def test_a_wrong_fusion_is_caught() -> None:
+    """The check must fail when the small kernel is padded off-centre."""
+    block = randomize_batchnorm(LargeKernelConv(8, 9, 3), seed=5,
+                                calibrate=torch.randn(4, 8, 16, 16))
+    fused = block.reparameterize()
+    w_small, _ = block.small_conv.fused_weight_bias()
+    with torch.no_grad():  # undo the centred merge, redo it shifted by one pixel
+        fused.weight -= pad_kernel_to(w_small, 9)
+        fused.weight -= -F.pad(w_small, [2, 4, 3, 3])
+    err = deploy_error(block, fused, torch.randn(2, 8, 16, 16))
+    assert not err.ok(), f"an off-centre merge went unnoticed: {err}"
 
 
 @pytest.mark.slow

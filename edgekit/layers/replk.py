@@ -42,7 +42,7 @@ def _conv(weight: Tensor, bias: Tensor, stride: int = 1, groups: int = 1) -> nn.
     """A ``Conv2d`` holding the given fused ``weight`` (C_out, C_in/groups, k, k) and ``bias``."""
     out_ch, in_per_group, kh, kw = weight.shape
     conv = nn.Conv2d(in_per_group * groups, out_ch, (kh, kw), stride, (kh // 2, kw // 2),
-                     groups=groups, bias=True)
+                     groups=groups, bias=True, device=weight.device, dtype=weight.dtype)
     conv.weight.data.copy_(weight)
     assert conv.bias is not None
     conv.bias.data.copy_(bias)
@@ -164,13 +164,16 @@ class RepLKHead(nn.Module):
         channels = self.norm.num_features
         if isinstance(self.fc, nn.Linear):
             weight, bias = fuse_bn_conv(self.norm, self.fc.weight[:, :, None, None], self.fc.bias)
-            fc: nn.Module = nn.Linear(channels, self.fc.out_features)
+            fc: nn.Module = nn.Linear(channels, self.fc.out_features, device=weight.device,
+                                      dtype=weight.dtype)
             fc.weight.data.copy_(weight[:, :, 0, 0])
             fc.bias.data.copy_(bias)
         else:  # no classifier: the BN's per-channel affine becomes a diagonal linear layer
-            eye = torch.eye(channels)[:, :, None, None]
+            w_bn = self.norm.running_var
+            assert w_bn is not None
+            eye = torch.eye(channels, device=w_bn.device, dtype=w_bn.dtype)[:, :, None, None]
             weight, bias = fuse_bn_conv(self.norm, eye, None)
-            fc = nn.Linear(channels, channels)
+            fc = nn.Linear(channels, channels, device=weight.device, dtype=weight.dtype)
             fc.weight.data.copy_(weight[:, :, 0, 0])
             fc.bias.data.copy_(bias)
         return nn.Sequential(OrderedDict(pool=nn.AdaptiveAvgPool2d(1), flatten=nn.Flatten(1),
