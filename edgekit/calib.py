@@ -135,18 +135,19 @@ def load_image_dir(path: str | os.PathLike[str], resolution: int, *,
 
 
 def _draw(rng: np.random.Generator, resolution: int, shape_ids: list[int],
-          radius: tuple[float, float] = (0.15, 0.3)) -> np.ndarray:
+          radius: tuple[float, float] = (0.15, 0.3), background: tuple[float, float] = (0.1, 0.9),
+          foreground: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
     """One RGB image in [0, 1], (3, H, W): a smooth colour field with the given shapes on it."""
     import numpy as np
     import torch
     import torch.nn.functional as F
 
-    grid = torch.from_numpy(rng.uniform(0.1, 0.9, size=(1, 3, 4, 4)).astype(np.float32))
+    grid = torch.from_numpy(rng.uniform(*background, size=(1, 3, 4, 4)).astype(np.float32))
     img = F.interpolate(grid, size=(resolution, resolution), mode="bicubic",
                         align_corners=False)[0].clamp(0, 1).numpy()
     yy, xx = np.mgrid[0:resolution, 0:resolution].astype(np.float32) / resolution
     for sid in shape_ids:
-        colour = rng.uniform(0, 1, size=3).astype(np.float32)
+        colour = rng.uniform(*foreground, size=3).astype(np.float32)
         cx, cy = rng.uniform(0.3, 0.7, size=2)
         r = rng.uniform(*radius)
         if SHAPES[sid] == "disc":
@@ -196,7 +197,9 @@ def shapes_dataset(count: int, resolution: int = 64, *, seed: int = 0,
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, 2 * len(SHAPES), size=count)
     sizes = ((0.1, 0.17), (0.24, 0.32))
-    imgs = [_draw(rng, resolution, [int(lbl) // 2], sizes[int(lbl) % 2]) for lbl in labels]
+    # Bright shapes on a darker field: the task is form and scale, not finding the shape.
+    imgs = [_draw(rng, resolution, [int(lbl) // 2], sizes[int(lbl) % 2], background=(0.0, 0.45),
+                  foreground=(0.55, 1.0)) for lbl in labels]
     return _normalise(np.stack(imgs), mean, std), labels.astype(np.int64)
 
 

@@ -649,8 +649,10 @@ def _export_planned(model: str | nn.Module, p: Plan, *, calib: Any, out: Any, ch
     artifact, manifest_path = _destinations(out, stem, exporter.suffix)
     key = (exporter.name, prec.value)
 
+    created = [d for d in (artifact.parent, *artifact.parent.parents) if not d.exists()]
     artifact.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".edgekit-export-", dir=cache_dir or artifact.parent))
+    ok = False
     try:
         if cache is not None and key in cache:
             conv = cache[key]
@@ -665,9 +667,14 @@ def _export_planned(model: str | nn.Module, p: Plan, *, calib: Any, out: Any, ch
                              mean=mean, std=std, checkpoint=checkpoint, build_s=build_s,
                              started=started)
         _write(conv, artifact, manifest_path, manifest, keep_source=cache is not None)
+        ok = True
     finally:
         if cache is None or cache_dir is None:
             _remove(work)
+        if not ok:  # leave no empty folders behind either
+            for d in created:
+                with contextlib.suppress(OSError):
+                    d.rmdir()
     if manifest["unsupported_ops"]:
         log(f"warning: target {profile.name} cannot run ops in this artifact: "  # type: ignore[union-attr]
             + ", ".join(manifest["unsupported_ops"]))
