@@ -230,3 +230,20 @@ def test_a_wrong_fusion_is_caught() -> None:
 @pytest.mark.parametrize("name", REPARAM_FULL)
 def test_full_size_deploy_computes_the_same_function(name: str) -> None:
     _check_model(name, min(get_spec(name).resolution, 224))
+
+
+def test_replknet_deploy_onnx_graph_has_one_large_depthwise_conv_per_block() -> None:
+    """What the roofline reads: the deploy ONNX graph, one large depthwise Conv per RepLKBlock."""
+    pytest.importorskip("onnx")
+    from edgekit._onnx import torch_to_onnx
+
+    graph = torch_to_onnx(create_model("test_replknet", deploy=True), (1, 3, 64, 64),
+                          export_params=False).graph
+    ops = [n.op_type for n in graph.node]
+    assert "BatchNormalization" not in ops
+    kernels = []
+    for node in graph.node:
+        attrs = {a.name: a for a in node.attribute}
+        if node.op_type == "Conv" and attrs["group"].i > 1 and attrs["kernel_shape"].ints[0] > 3:
+            kernels.append(attrs["kernel_shape"].ints[0])
+    assert kernels == [13, 11, 9, 9, 7], kernels
