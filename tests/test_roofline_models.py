@@ -159,3 +159,22 @@ def test_onnx_file_input(tmp_path):
     assert t.attrs["model"] == "tiny_net" and t.attrs["resolution"] == 10
     assert int(t["macs"].sum()) == 4 * 8 * 8 * 27
     assert t.attrs["params"] == 4 * 27 + 4
+
+
+def test_run_time_shape_arithmetic_is_resolved():
+    """Shapes computed from ``x.shape`` (Shape/Gather/Div/Concat/Reshape) still give MACs."""
+
+    class Attn(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.proj = torch.nn.Conv2d(3, 4, 1)
+
+        def forward(self, x):
+            x = self.proj(x)
+            b, c, h, w = x.shape
+            q = x.reshape(b, c // 2, 2, h * w)  # (B, C/2, 2, N)
+            return q.transpose(-1, -2) @ q  # (B, C/2, N, N), K = 2
+
+    t = layer_table(Attn(), 8)
+    mm = t[t["op_type"] == "MatMul"]
+    assert len(mm) == 1 and int(mm["macs"].iloc[0]) == 2 * 64 * 64 * 2

@@ -22,7 +22,7 @@ import pandas as pd
 
 from edgekit.roofline.counting import COLUMNS, safe_name
 
-SCHEMA = 1  # bump when the counting rules change
+SCHEMA = 2  # bump when the counting rules change
 ENV_VAR = "EDGEKIT_CACHE_DIR"
 
 

@@ -107,8 +107,37 @@ def _export(model: nn.Module, resolution: int, label: str, default_res: int | No
                           f"{first}") from exc
 
 
+def _has_unknown_shapes(proto: onnx.ModelProto) -> bool:
+    known = set()
+    for vi in (*proto.graph.value_info, *proto.graph.output, *proto.graph.input):
+        tt = vi.type.tensor_type
+        if tt.HasField("shape") and all(d.HasField("dim_value") for d in tt.shape.dim):
+            known.add(vi.name)
+    known.update(t.name for t in proto.graph.initializer)
+    return any(o and o not in known for n in proto.graph.node for o in n.output)
+
+
+def complete_shapes(proto: onnx.ModelProto) -> onnx.ModelProto:
+    """Resolve sizes that ONNX's own inference leaves symbolic.
+
+    Models that compute shapes at run time (``Shape -> Gather -> Div -> Concat -> Reshape``, as
+    EfficientViT's attention does) keep symbolic dimensions after ``onnx.shape_inference``, and
+    their MatMuls would count 0 MACs. onnxruntime's symbolic shape inference evaluates those
+    integer subgraphs for the fixed input size.
+    """
+    if not _has_unknown_shapes(proto):
+        return proto
+    try:
+        from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
+
+        out = SymbolicShapeInference.infer_shapes(proto, auto_merge=True)
+    except Exception:  # noqa: BLE001 - best effort: keep ONNX's shapes when it cannot help
+        return proto
+    return out if out is not None else proto
+
+
 def _frame(proto: onnx.ModelProto, data_inputs: Sequence[str] | None, **attrs: Any) -> pd.DataFrame:
-    df = rows_to_frame(count_graph(proto, data_inputs))
+    df = rows_to_frame(count_graph(complete_shapes(proto), data_inputs))
     df.attrs.update(attrs)
     return df
 
