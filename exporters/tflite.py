@@ -52,6 +52,9 @@ ONNX_OPS = {
     "MINIMUM": "Min", "SQUARED_DIFFERENCE": "Sub", "CAST": "Cast", "SHAPE": "Shape",
     "SQUARE": "Mul", "SELECT_V2": "Where", "ERF": "Erf",
 }
+# How activation ranges are accumulated over calibration images (see TfliteExporter._calibrate).
+CALIBRATION_UPDATE = "min_max"
+WEIGHT_ALGORITHM = "min_max_uniform_quantize"  # ai-edge-quantizer AlgorithmName value
 # Ops that only move data or convert types: not "left in float" in an int8 model.
 _BOUNDARY = {"QUANTIZE", "DEQUANTIZE", "DELEGATE"}
 
@@ -136,8 +139,8 @@ class TfliteExporter:
         nhwc = np.ascontiguousarray(options.calib.images.transpose(0, 2, 3, 1))
         data = {sig_key: [{in_name: nhwc[i:i + 1]} for i in range(len(nhwc))]}
         log(f"calibrating int8 on {len(nhwc)} images ({options.calib.source})")
-        q = quantizer.Quantizer(str(fp32_path), recipe.static_wi8_ai8())
-        result = q.quantize(q.calibrate(data, num_threads=2), enable_progress_report=False)
+        q = quantizer.Quantizer(str(fp32_path), recipe.static_wi8_ai8(WEIGHT_ALGORITHM))
+        result = q.quantize(self._calibrate(q, fp32_path, data), enable_progress_report=False)
         dest.write_bytes(result.quantized_model)
         interp = _interpreter(dest, delegates=False)
         io_types = {_np_name(d["dtype"]) for d in
@@ -148,6 +151,25 @@ class TfliteExporter:
         return {"quantization": "ai-edge-quantizer static_wi8_ai8 (int8 per-channel weights, "
                                 "int8 activations, int8 input and output)",
                 "calibration_images": int(len(nhwc))}
+
+    @staticmethod
+    def _calibrate(q: Any, fp32_path: Path, data: dict[str, Any]) -> Any:
+        """Activation ranges over the calibration set.
+
+        ai-edge-quantizer's default folds per-image min/max into an exponential moving average
+        (factor 0.95), which for one image per step tracks the last ~20 images and clips the
+        rest; ``CALIBRATION_UPDATE = "min_max"`` keeps the extremes over the whole set instead.
+        """
+        from ai_edge_quantizer import calibrator
+        from ai_edge_quantizer.utils import qsv_utils
+
+        if CALIBRATION_UPDATE == "moving_average":
+            return q.calibrate(data, num_threads=2)
+        update = {"min_max": qsv_utils.min_max_update}[CALIBRATION_UPDATE]
+        calib = calibrator.Calibrator(fp32_path.read_bytes(), num_threads=2,
+                                      qsv_update_func=update)
+        calib.calibrate(data, q._recipe_manager)  # noqa: SLF001 - the recipe the quantizer uses
+        return calib.get_model_qsvs()
 
     def _cast_fp16(self, fp32_path: Path, dest: Path) -> dict[str, Any]:
         from ai_edge_quantizer import quantizer

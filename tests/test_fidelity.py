@@ -1,0 +1,141 @@
+"""Fidelity on trained models: the main quality gate of the exporters.
+
+Random-weight models are chaotic (int8-sized input noise alone moves their logits a lot), so
+these tests first train tiny variants for well under a minute on a toy task the test generates
+(coloured shapes, 6 classes: three forms x two sizes, see ``edgekit.calib.shapes_dataset``), save a
+checkpoint, and export it through the public API exactly as a user would (``checkpoint=``,
+``calib=`` a directory of PNG files, re-parameterized deploy form). Then on held-out images:
+
+* fp32 artifacts (ONNX, TFLite) agree with torch on >= 99.9% of top-1 labels;
+* int8 TFLite keeps accuracy within 2 points of fp32, with >= 95% top-1 agreement.
+
+RepLKNet is trained in its multi-branch form and exported re-parameterized, so its check also
+covers the fusion.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+TRAIN_IMAGES, TEST_IMAGES, CALIB_IMAGES, RES = 1024, 256, 128, 64
+FP32_MIN_AGREEMENT = 0.999
+INT8_MIN_AGREEMENT = 0.95
+INT8_MAX_ACC_DROP = 0.02
+
+# (model, epochs, minimum test accuracy after training: chance is 1/6)
+FAST = [("test_mobilenetv4", 4, 0.3), ("test_replknet", 4, 0.4)]
+SLOW = [("test_mobilenetv4_hybrid", 4, 0.3)]  # attention (MQA) blocks; bigger, slower
+
+
+@pytest.fixture(scope="module")
+def data() -> dict:
+    from edgekit.calib import shapes_dataset
+
+    x, y = shapes_dataset(TRAIN_IMAGES, RES, seed=0)
+    xt, yt = shapes_dataset(TEST_IMAGES, RES, seed=1)
+    return {"x": x, "y": y, "xt": xt, "yt": yt}
+
+
+def train(name: str, data: dict, epochs: int) -> object:
+    """A few epochs of AdamW + one-cycle; channels_last makes CPU depthwise backward fast."""
+    import torch
+
+    from edgekit.models import create_model
+
+    torch.manual_seed(0)
+    model = create_model(name).to(memory_format=torch.channels_last).train()
+    x = torch.from_numpy(data["x"]).contiguous(memory_format=torch.channels_last)
+    y = torch.from_numpy(data["y"])
+    batch = 32
+    steps = epochs * (len(x) // batch)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=steps, pct_start=0.2)
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(epochs):
+        perm = torch.randperm(len(x), generator=gen)
+        for i in range(0, len(x) - batch + 1, batch):
+            idx = perm[i:i + batch]
+            loss = torch.nn.functional.cross_entropy(model(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+    return model.eval().to(memory_format=torch.contiguous_format)
+
+
+def write_calibration_pngs(images: object, mean: tuple, std: tuple, d: Path) -> None:
+    """Save normalised images back as 8-bit PNGs, as a user's --calib directory would hold."""
+    import numpy as np
+    from PIL import Image
+
+    d.mkdir(parents=True)
+    m = np.asarray(mean, np.float32).reshape(3, 1, 1)
+    s = np.asarray(std, np.float32).reshape(3, 1, 1)
+    for i, img in enumerate(images):
+        rgb = np.clip((img * s + m) * 255 + 0.5, 0, 255).astype(np.uint8).transpose(1, 2, 0)
+        Image.fromarray(rgb).save(d / f"{i:04d}.png")
+
+
+def accuracy(logits: object, labels: object) -> float:
+    import numpy as np
+
+    return float(np.mean(np.asarray(logits).argmax(1) == labels))
+
+
+def check_trained_model(name: str, epochs: int, min_acc: float, data: dict, tmp: Path) -> dict:
+    import numpy as np
+    import torch
+
+    from edgekit.calib import model_mean_std
+    from edgekit.export import compare_outputs, export, torch_logits
+    from edgekit.models import create_model
+
+    pytest.importorskip("litert_torch")
+    pytest.importorskip("ai_edge_quantizer")
+    trained = train(name, data, epochs)
+    ckpt = tmp / f"{name}.pt"
+    torch.save(trained.state_dict(), ckpt)
+    deploy = create_model(name, checkpoint=ckpt, deploy=True)
+    ref = torch_logits(deploy, data["xt"])
+    acc = accuracy(ref, data["yt"])
+    assert acc >= min_acc, f"{name} did not learn the toy task: test accuracy {acc:.1%}"
+    # the deploy form (re-parameterized where the family has branches) computes the same function
+    np.testing.assert_allclose(ref, torch_logits(trained, data["xt"]), rtol=1e-3, atol=1e-3)
+
+    calib = tmp / "calib"
+    write_calibration_pngs(data["x"][:CALIB_IMAGES], *model_mean_std(deploy), calib)
+    figures: dict = {"model": name, "torch_acc": acc}
+    for fmt, precision in (("onnx", "fp32"), ("tflite", "fp32"), ("tflite", "int8")):
+        r = export(name, format=fmt, precision=precision, checkpoint=ckpt, calib=calib,
+                   out=tmp / "out", log=None)
+        out = r.run(data["xt"])
+        f = compare_outputs(ref, out, data["yt"])
+        figures[f"{fmt}_{precision}"] = f
+        if precision == "fp32":
+            assert f["top1_agreement"] >= FP32_MIN_AGREEMENT, (name, fmt, f)
+        else:
+            assert r.manifest["calibration"]["count"] == CALIB_IMAGES
+            assert r.manifest["float_ops"] == [], r.manifest["float_ops"]
+            assert f["top1_agreement"] >= INT8_MIN_AGREEMENT, (name, fmt, f)
+            drop = f["reference_top1"] - f["artifact_top1"]
+            assert drop <= INT8_MAX_ACC_DROP, (name, fmt, f)
+    print(json.dumps(figures))  # quoted in reports: run with -s to see them
+    return figures
+
+
+@pytest.mark.toolchain
+@pytest.mark.parametrize(("name", "epochs", "min_acc"), FAST)
+def test_trained_model_fidelity(name: str, epochs: int, min_acc: float, data: dict,
+                                tmp_path: Path) -> None:
+    check_trained_model(name, epochs, min_acc, data, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.toolchain
+@pytest.mark.parametrize(("name", "epochs", "min_acc"), SLOW)
+def test_trained_model_fidelity_slow(name: str, epochs: int, min_acc: float, data: dict,
+                                     tmp_path: Path) -> None:
+    check_trained_model(name, epochs, min_acc, data, tmp_path)
