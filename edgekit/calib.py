@@ -196,7 +196,7 @@ def shapes_dataset(count: int, resolution: int = 64, *, seed: int = 0,
 
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, 2 * len(SHAPES), size=count)
-    sizes = ((0.1, 0.17), (0.24, 0.32))
+    sizes = ((0.13, 0.19), (0.28, 0.36))
     # Bright shapes on a darker field: the task is form and scale, not finding the shape.
     imgs = [_draw(rng, resolution, [int(lbl) // 2], sizes[int(lbl) % 2], background=(0.0, 0.45),
                   foreground=(0.55, 1.0)) for lbl in labels]
