@@ -7,14 +7,18 @@ from __future__ import annotations
 
 from edgekit.layers.reparam import (
     ConvBN,
+    DeployError,
     Reparameterizable,
+    deploy_error,
     fuse_bn_conv,
     fuse_conv_bn,
     pad_kernel_to,
+    randomize_batchnorm,
+    reparam_error,
     reparameterize,
 )
 
 __all__ = [
-    "ConvBN", "Reparameterizable", "fuse_bn_conv", "fuse_conv_bn", "pad_kernel_to",
-    "reparameterize",
+    "ConvBN", "DeployError", "Reparameterizable", "deploy_error", "fuse_bn_conv", "fuse_conv_bn",
+    "pad_kernel_to", "randomize_batchnorm", "reparam_error", "reparameterize",
 ]
