@@ -451,14 +451,35 @@ class _Converted:
     verify_s: float
 
 
+def _check_structure(exporter: Exporter, inputs: list[TensorSpec], outputs: list[TensorSpec],
+                     ref: np.ndarray, resolution: int) -> None:
+    """What can be checked without running the artifact: one image input, matching outputs."""
+    import math
+
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise VerificationError(f"{exporter.name} artifact has {len(inputs)} inputs and "
+                                f"{len(outputs)} outputs, expected 1 and 1")
+    dims = [d for d in inputs[0].shape[1:] if isinstance(d, int)]
+    if sorted(dims) != sorted([3, resolution, resolution]):
+        raise VerificationError(f"{exporter.name} artifact input shape {list(inputs[0].shape)} "
+                                f"is not a 3x{resolution}x{resolution} image")
+    out = [d for d in outputs[0].shape[1:] if isinstance(d, int)]
+    if math.prod(out) != math.prod(ref.shape[1:]):
+        raise VerificationError(f"{exporter.name} artifact output shape {list(outputs[0].shape)} "
+                                f"does not match torch's {list(ref.shape)}")
+
+
 def _verify(exporter: Exporter, artifact: Path, model: nn.Module, images: np.ndarray,
             precision: Precision, data_desc: str, log: Log) -> dict[str, Any]:
+    ref = torch_logits(model, images)
+    inputs, outputs = exporter.io(artifact)
+    _check_structure(exporter, inputs, outputs, ref, int(images.shape[-1]))
     try:
         run = exporter.runner(artifact)
     except NotRunnableError as exc:
         log(f"numeric check skipped: {exc}")
-        return {"status": "not run", "reason": str(exc)}
-    ref = torch_logits(model, images)
+        return {"status": "not run", "reason": str(exc),
+                "checked": "one image input of the export resolution; output shape matches torch"}
     out = run(images)
     figures: dict[str, Any] = {"status": "ok", "reference": "torch fp32", "data": data_desc,
                                **compare_outputs(ref, out)}
