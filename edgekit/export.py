@@ -64,6 +64,7 @@ if TYPE_CHECKING:
 
 ENTRY_POINT_GROUP = "edgekit.exporters"
 FP32_MIN_SQNR_DB = 40.0  # an fp32 artifact below this does not compute what torch computes
+RANDOM_INIT_SEED = 0  # weights of a registry model exported without a checkpoint
 VERIFY_IMAGES = 16  # images run through the artifact and torch when no calibration set is used
 
 Log = Callable[[str], None]
@@ -423,8 +424,14 @@ def _build_model(model: str | nn.Module, checkpoint: str | os.PathLike[str] | No
     if isinstance(model, str):
         from edgekit.models import create_model, get_spec
 
+        import torch
+
         spec = get_spec(model)
-        module = create_model(model, checkpoint=checkpoint, deploy=True)
+        # Without a checkpoint the weights are random: seed them so an export is reproducible
+        # (same bytes, same sha256) without disturbing the caller's RNG.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(RANDOM_INIT_SEED)
+            module = create_model(model, checkpoint=checkpoint, deploy=True)
         return module, name or spec.name, resolution or spec.resolution
     if checkpoint is not None:
         from edgekit.models import load_checkpoint
@@ -527,7 +534,7 @@ def _convert_and_verify(exporter: Exporter, module: nn.Module, options: ConvertO
 def _manifest(*, name: str, profile: DeviceProfile | None, exporter: Exporter,
               precision: Precision, options: ConvertOptions, conv: _Converted,
               artifact: Path, calib: CalibrationSet | None, mean: Sequence[float],
-              std: Sequence[float], checkpoint: str | os.PathLike[str] | None,
+              std: Sequence[float], checkpoint: str | os.PathLike[str] | None, weights: str,
               build_s: float, started: float) -> dict[str, Any]:
     from edgekit import __version__
 
@@ -545,6 +552,7 @@ def _manifest(*, name: str, profile: DeviceProfile | None, exporter: Exporter,
         "resolution": options.resolution,
         "batch": "dynamic" if options.dynamic_batch else 1,
         "checkpoint": str(checkpoint) if checkpoint else None,
+        "weights": weights,
         "preprocessing": {
             "color": "RGB", "value_range": "[0, 1] before normalisation",
             "normalise": "(x - mean) / std", "mean": list(mean), "std": list(std),
@@ -669,6 +677,9 @@ def _export_planned(model: str | nn.Module, p: Plan, *, calib: Any, out: Any, ch
     stem = f"{mname}_{profile.name}" if profile else f"{mname}_{exporter.name}_{prec.value}"
     artifact, manifest_path = _destinations(out, stem, exporter.suffix)
     key = (exporter.name, prec.value)
+    weights = (f"checkpoint {checkpoint}" if checkpoint else
+               f"random init (seed {RANDOM_INIT_SEED}): good for latency and structure only"
+               if isinstance(model, str) else "the nn.Module as given")
 
     created = [d for d in (artifact.parent, *artifact.parent.parents) if not d.exists()]
     artifact.parent.mkdir(parents=True, exist_ok=True)
@@ -685,7 +696,8 @@ def _export_planned(model: str | nn.Module, p: Plan, *, calib: Any, out: Any, ch
                 cache[key] = conv
         manifest = _manifest(name=mname, profile=profile, exporter=exporter, precision=prec,
                              options=options, conv=conv, artifact=artifact, calib=calib_set,
-                             mean=mean, std=std, checkpoint=checkpoint, build_s=build_s,
+                             mean=mean, std=std, checkpoint=checkpoint, weights=weights,
+                             build_s=build_s,
                              started=started)
         _write(conv, artifact, manifest_path, manifest, keep_source=cache is not None)
         ok = True

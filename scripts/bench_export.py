@@ -34,10 +34,12 @@ from pathlib import Path
 from typing import Any
 
 
-def run(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> tuple[int, float]:
+def run(cmd: list[str], log: Path, env: dict[str, str] | None = None,
+        cwd: Path | None = None) -> tuple[int, float]:
     t0 = time.perf_counter()
     with open(log, "w") as fh:
-        proc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, check=False)
+        proc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, check=False,
+                              cwd=cwd)
     return proc.returncode, time.perf_counter() - t0
 
 
@@ -74,12 +76,12 @@ def latency(path: Path, xnnpack: bool, runs: int, warmup: int = 10) -> dict[str,
             "runs": runs, "raw_ms": times}
 
 
-def fidelity(model_name: str, artifact: Path, resolution: int) -> dict[str, Any]:
+def fidelity(model_name: str, ckpt: Path, artifact: Path, resolution: int) -> dict[str, Any]:
     from edgekit.calib import generated_set, model_mean_std
     from edgekit.export import compare_outputs, get_exporter, torch_logits
     from edgekit.models import create_model
 
-    model = create_model(model_name, deploy=True)
+    model = create_model(model_name, checkpoint=ckpt, deploy=True)
     mean, std = model_mean_std(model)
     images = generated_set(resolution, count=32, seed=7, mean=mean, std=std).images
     ref = torch_logits(model, images)
@@ -102,7 +104,8 @@ def onnx2tf_route(args: argparse.Namespace, out: Path, resolution: int) -> dict[
     work.mkdir(parents=True)
     t0 = time.perf_counter()
     rc, onnx_s = run([sys.executable, "-m", "edgekit.cli", "export", args.model, "--format",
-                      "onnx", "--out", str(work)], work / "onnx.log")
+                      "onnx", "--checkpoint", str(args.ckpt), "--out", str(work)],
+                     work / "onnx.log")
     if rc:
         return {**res, "status": f"onnx export failed (rc {rc}), see {work / 'onnx.log'}"}
     onnx_path = Path(last_line(work / "onnx.log"))
@@ -113,8 +116,16 @@ def onnx2tf_route(args: argparse.Namespace, out: Path, resolution: int) -> dict[
     cmd = [str(o2t), "-i", str(onnx_path), "-o", str(work / "tf"), "-oiqt", "-qt", "per-channel",
            "-iqd", "int8", "-oqd", "int8", "-cind", "input", str(calib),
            "[[[[0.485,0.456,0.406]]]]", "[[[[0.229,0.224,0.225]]]]"]
+    # onnx2tf fetches a 20x128x128x3 sample from GitHub for its own dummy inference even when
+    # -cind is given, and fails offline; it reads the file from the working directory first, so
+    # put generated images there under that name (no network, and recorded in the report).
+    sample = generated_set(128, count=20, seed=2, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
+    np.save(work / "calibration_image_sample_data_20x128x128x3_float32.npy",
+            np.ascontiguousarray(sample.images.transpose(0, 2, 3, 1)).astype(np.float32))
+    res["offline_workaround"] = ("local calibration_image_sample_data_20x128x128x3_float32.npy "
+                                 "(generated images) in onnx2tf's working directory")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    rc, convert_s = run(cmd, work / "onnx2tf.log", env=env)
+    rc, convert_s = run(cmd, work / "onnx2tf.log", env=env, cwd=work)
     res.update({"onnx_export_s": onnx_s, "onnx2tf_s": convert_s,
                 "wall_s": time.perf_counter() - t0, "returncode": rc,
                 "command": " ".join(cmd), "log": str(work / "onnx2tf.log")})
@@ -147,11 +158,21 @@ def main() -> int:
                                       f"{os.cpu_count()} cpus",
                               "load_avg_start": os.getloadavg()}
 
+    # 0. one set of (random, seeded) weights for every route, so they can be compared
+    import torch
+
+    from edgekit.models import create_model
+
+    torch.manual_seed(0)
+    args.ckpt = out / f"{args.model}_seed0.pt"
+    torch.save(create_model(args.model).state_dict(), args.ckpt)
+
     # 1. edgekit's route, as a user runs it
     ek = out / "edgekit"
     shutil.rmtree(ek, ignore_errors=True)
     rc, wall = run([sys.executable, "-m", "edgekit.cli", "export", args.model, "--target",
-                    args.target, "--out", str(ek)], out / "edgekit_int8.log")
+                    args.target, "--checkpoint", str(args.ckpt), "--out", str(ek)],
+                   out / "edgekit_int8.log")
     if rc:
         print(f"edgekit export failed, see {out / 'edgekit_int8.log'}", file=sys.stderr)
         return 1
@@ -163,7 +184,8 @@ def main() -> int:
                               "fidelity_manifest": manifest["fidelity"],
                               "inputs": manifest["inputs"], "outputs": manifest["outputs"]}
     rc, wall32 = run([sys.executable, "-m", "edgekit.cli", "export", args.model, "--format",
-                      "tflite", "--precision", "fp32", "--out", str(ek)], out / "edgekit_fp32.log")
+                      "tflite", "--precision", "fp32", "--checkpoint", str(args.ckpt),
+                      "--out", str(ek)], out / "edgekit_fp32.log")
     fp32_path = Path(last_line(out / "edgekit_fp32.log"))
     report["edgekit_fp32"] = {"wall_s": wall32, "artifact": str(fp32_path),
                               "size_bytes": fp32_path.stat().st_size}
@@ -172,10 +194,13 @@ def main() -> int:
     report["onnx2tf_int8"] = onnx2tf_route(args, out, resolution)
 
     # 3. fidelity of both int8 artifacts on the same held-out images
-    report["edgekit_int8"]["fidelity_heldout"] = fidelity(args.model, int8_path, resolution)
+    report["edgekit_int8"]["fidelity_heldout"] = fidelity(args.model, args.ckpt, int8_path,
+                                                          resolution)
+    report["edgekit_fp32"]["fidelity_heldout"] = fidelity(args.model, args.ckpt, fp32_path,
+                                                          resolution)
     if report["onnx2tf_int8"].get("status") == "ok":
         report["onnx2tf_int8"]["fidelity_heldout"] = fidelity(
-            args.model, Path(report["onnx2tf_int8"]["artifact"]), resolution)
+            args.model, args.ckpt, Path(report["onnx2tf_int8"]["artifact"]), resolution)
 
     # 4. LiteRT latency, 1 thread, with and without XNNPACK
     lat = {}
@@ -198,7 +223,7 @@ def main() -> int:
           + (f", wall {o['wall_s']:.1f} s, {o['size_bytes'] / 1e6:.2f} MB" if "size_bytes" in o
              else ""))
     print(f"edgekit fp32 export wall {wall32:.1f} s, {report['edgekit_fp32']['size_bytes'] / 1e6:.2f} MB")
-    for k in ("edgekit_int8", "onnx2tf_int8"):
+    for k in ("edgekit_fp32", "edgekit_int8", "onnx2tf_int8"):
         f = report[k].get("fidelity_heldout") if isinstance(report[k], dict) else None
         if f:
             print(f"{k} vs torch fp32: SQNR {f['sqnr_db']} dB, cosine {f['cosine']}, "
