@@ -170,20 +170,18 @@ def costs_from_layers(model: str, layers: pd.DataFrame) -> ModelCosts:
     import numpy as np
 
     kind = layers["kind"] if "kind" in layers else [""] * len(layers)
+    notes = layers["note"] if "note" in layers else [""] * len(layers)
     groups = layers["groups"] if "groups" in layers else [None] * len(layers)
     wel = layers["weight_elems"] if "weight_elems" in layers else np.zeros(len(layers))
-    out_elems = layers["out_act_elems"] if "out_act_elems" in layers else np.zeros(len(layers))
     classes = []
-    for o, k, g, w, macs, oe in zip(layers["op_type"], kind, groups, wel, layers["macs"],
-                                    out_elems, strict=True):
+    for o, k, note, g, w in zip(layers["op_type"], kind, notes, groups, wel, strict=True):
+        # The layer table tells a depthwise conv (groups == channels, one input channel per
+        # filter) from a grouped one in its note; only depthwise gets its own efficiency class.
         grp = int(g) if g is not None and g == g else None
-        if grp is None and o == "Conv" and oe > 0 and macs > 0:
-            # No groups column: MACs per output element are Cin/groups * k*k, which is an odd
-            # square (9, 25, ..., 961) exactly for a depthwise k x k convolution.
-            per_out = macs / oe
-            side = round(math.sqrt(per_out))
-            if per_out == side * side and side % 2 == 1 and side >= 3:
-                k = "depthwise"
+        if str(note).startswith("depthwise"):
+            k = "depthwise"
+        elif grp is not None and grp > 1:
+            grp = 1  # grouped but not depthwise: a dense conv per group
         classes.append(op_class(str(o), kind=str(k), groups=grp, weight_elems=float(w)).value)
     return ModelCosts(model, layers["macs"].to_numpy(float), layers["bytes"].to_numpy(float),
                       tuple(classes))

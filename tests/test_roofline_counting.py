@@ -194,3 +194,22 @@ def test_unknown_op_counts_memory_only():
 ])
 def test_module_of(name, module):
     assert module_of(name) == module
+
+
+def test_groups_column_tells_depthwise_from_grouped() -> None:
+    """The layer table records each conv's group count; validate's op classes rely on it."""
+    from torch import nn
+
+    from edgekit.roofline import layer_table
+    from edgekit.validate import costs_from_layers
+
+    m = nn.Sequential(nn.Conv2d(3, 8, 1),                         # dense 1x1 (RGB input)
+                      nn.Conv2d(8, 8, 3, padding=1, groups=8),   # depthwise
+                      nn.Conv2d(8, 8, 3, padding=1, groups=2),   # grouped
+                      nn.Conv2d(8, 9, 1))                         # dense 1x1
+    t = layer_table(m, 8, cache=False)
+    convs = t[t["op_type"] == "Conv"]
+    assert convs["groups"].tolist() == [1, 8, 2, 1]
+    costs = costs_from_layers("m", t.assign(bytes=1.0))
+    conv_classes = [c for c, o in zip(costs.op_class, t["op_type"], strict=True) if o == "Conv"]
+    assert conv_classes == ["conv", "depthwise", "conv", "conv"]

@@ -22,7 +22,7 @@ import pandas as pd
 
 from edgekit.roofline.counting import COLUMNS, safe_name
 
-SCHEMA = 2  # bump when the counting rules change
+SCHEMA = 3  # bump when the counting rules change
 ENV_VAR = "EDGEKIT_CACHE_DIR"
 
 
@@ -75,7 +75,7 @@ def load(key: dict[str, Any]) -> pd.DataFrame | None:
         if blob.get("key") != key or blob.get("columns") != list(COLUMNS):
             return None
         df = pd.DataFrame(blob["data"], columns=blob["columns"])
-        for c in ("macs", "weight_elems", "bias_elems", "in_act_elems", "out_act_elems"):
+        for c in ("macs", "weight_elems", "bias_elems", "in_act_elems", "out_act_elems", "groups"):
             df[c] = df[c].astype("int64")
         df["fusable"] = df["fusable"].astype(bool)
         df.attrs.update(blob["attrs"])

@@ -52,7 +52,7 @@ COMPUTE, ELEMENTWISE, MOVEMENT, OTHER = "compute", "elementwise", "movement", "o
 
 COLUMNS = (
     "name", "op_type", "module", "kind", "macs", "weight_elems", "bias_elems", "in_act_elems",
-    "out_act_elems", "fusable", "producer", "out_shape", "note",
+    "out_act_elems", "fusable", "producer", "out_shape", "groups", "note",
 )
 
 _FLOAT_TYPES = {1, 10, 11, 16}  # FLOAT, FLOAT16, DOUBLE, BFLOAT16
@@ -217,7 +217,7 @@ def _count_node(
         "module": module_of(n.name), "kind": OTHER, "macs": 0, "weight_elems": 0,
         "bias_elems": 0, "in_act_elems": 0, "out_act_elems": 0, "fusable": False,
         "producer": "", "out_shape": "x".join(str(d) for d in (g.shape(outs[0]) or ()))
-        if outs else "", "note": "",
+        if outs else "", "groups": 0, "note": "",
     }
     # Metadata and constant folding cost nothing; their float outputs become weights.
     if op in META_OPS:
@@ -244,6 +244,7 @@ def _count_node(
         if wshape is not None and yshape is not None and xshape is not None:
             row["macs"] = (_prod(yshape) if op != "ConvTranspose" else _prod(xshape)) * _prod(wshape[1:])
         _weights(row, g, ins[1:2], ins[2:3])
+        row["groups"] = int(_attr(n, "group", 1))
         row["note"] = _conv_note(n, g)
         return row
     if op in MATMUL_OPS or op == "Gemm":
@@ -320,7 +321,7 @@ def rows_to_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     import pandas as pd
 
     df = pd.DataFrame(rows, columns=list(COLUMNS))
-    for c in ("macs", "weight_elems", "bias_elems", "in_act_elems", "out_act_elems"):
+    for c in ("macs", "weight_elems", "bias_elems", "in_act_elems", "out_act_elems", "groups"):
         df[c] = df[c].astype("int64")
     df["fusable"] = df["fusable"].astype(bool)
     return df
