@@ -52,6 +52,15 @@ def add_devices_dir(p: argparse.ArgumentParser) -> None:
                    help="extra directory of device profiles (repeatable; also $EDGEKIT_DEVICES)")
 
 
+def add_weights(p: argparse.ArgumentParser) -> None:
+    """``--checkpoint`` / ``--pretrained``, shared by every command that builds a model."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--checkpoint", metavar="PATH",
+                   help="local weights: .safetensors or a torch state_dict (weights_only)")
+    g.add_argument("--pretrained", action="store_true",
+                   help="published weights through timm's hub (needs network; else --checkpoint)")
+
+
 def print_json(obj: Any) -> None:
     print(json.dumps(obj, indent=2, default=str))
 
@@ -131,7 +140,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
     spec = get_spec(args.model)
     resolution = args.resolution or spec.resolution
-    model = create_model(args.model)
+    model = create_model(args.model, pretrained=args.pretrained, checkpoint=args.checkpoint)
     params = sum(p.numel() for p in model.parameters())
     info: dict[str, Any] = {
         "name": spec.name, "family": spec.family, "paper": spec.paper,
@@ -140,6 +149,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
         "top1": spec.top1, "top1_source": spec.top1_source,
         "reparameterizable": spec.reparameterizable, "deploy": spec.deploy,
         "timm_name": spec.timm_name,
+        "weights": ("pretrained (timm hub)" if args.pretrained else
+                    str(args.checkpoint) if args.checkpoint else "random init"),
     }
     try:
         from edgekit.roofline import count_macs
@@ -191,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", help="model name (edgekit models) or any timm model name")
     p.add_argument("--resolution", type=int, help="input resolution (default: the model's)")
+    add_weights(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     _add_common(p)
     p.set_defaults(func=_cmd_info)

@@ -194,3 +194,24 @@ def test_help_is_fast_and_does_not_import_torch() -> None:
         capture_output=True, text=True, timeout=60)
     assert probe.returncode == 0, probe.stderr
     assert probe.stdout.strip() == "[]", f"building the parser imported {probe.stdout.strip()}"
+
+
+def test_info_loads_a_checkpoint_and_rejects_a_mismatched_one(tmp_path, capsys) -> None:
+    from safetensors.torch import save_file
+
+    from edgekit.models import create_model
+
+    state = create_model("test_mobilenetv4").state_dict()
+    good = tmp_path / "good.safetensors"
+    save_file({k: v.contiguous() for k, v in state.items()}, str(good))
+    assert main(["info", "test_mobilenetv4", "--checkpoint", str(good), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["weights"] == str(good)
+
+    bad = tmp_path / "bad.safetensors"
+    partial = {k: v.contiguous() for k, v in list(state.items())[1:]}
+    partial["extra.weight"] = state[next(iter(state))].clone()
+    save_file(partial, str(bad))
+    assert main(["info", "test_mobilenetv4", "--checkpoint", str(bad)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    assert "1 missing keys" in err and "1 unexpected keys: extra.weight" in err

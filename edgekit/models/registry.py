@@ -37,6 +37,7 @@ class ModelSpec:
         deploy: how the deploy form is obtained (shown by ``edgekit info``).
         builder: ``builder(**overrides) -> nn.Module`` with random weights.
         timm_name: the timm model name, when timm builds it (hub weights come through timm).
+        timm_kwargs: arguments always passed to timm (e.g. a tiny variant's widths).
         mission: part of the mission zoo (MobileNetV4, EfficientFormer, RepLKNet).
         tags: free labels, e.g. ``("test",)`` for tiny test variants.
     """
@@ -53,6 +54,7 @@ class ModelSpec:
     reparameterizable: bool = False
     deploy: str = "as built (no train-time branches)"
     timm_name: str | None = None
+    timm_kwargs: tuple[tuple[str, Any], ...] = ()
     mission: bool = False
     tags: tuple[str, ...] = ()
 
@@ -164,7 +166,8 @@ def timm_spec(name: str, family: str, resolution: int, paper: str, timm_name: st
     """A spec whose model timm builds (``fixed`` are kwargs always passed to timm)."""
     tname = timm_name or name
     return ModelSpec(name=name, family=family, resolution=resolution, paper=paper,
-                     builder=_timm_builder(tname, **(fixed or {})), timm_name=tname, **kw)
+                     builder=_timm_builder(tname, **(fixed or {})), timm_name=tname,
+                     timm_kwargs=tuple(sorted((fixed or {}).items())), **kw)
 
 
 def create_model(
@@ -211,7 +214,8 @@ def _create_pretrained(spec: ModelSpec, **overrides: Any) -> nn.Module:
 
     timm = import_timm()
     try:
-        return timm.create_model(spec.timm_name, pretrained=True, **overrides)
+        return timm.create_model(spec.timm_name, pretrained=True,
+                                 **{**dict(spec.timm_kwargs), **overrides})
     except (OSError, RuntimeError, ValueError) as exc:  # network errors surface as OSError subclasses
         raise EdgekitError(
             f"could not fetch pretrained weights for '{spec.name}' ({type(exc).__name__}: "
