@@ -24,7 +24,7 @@ def register(subparsers: Any, add_common: Any) -> None:
 
     p = subparsers.add_parser(
         "export", help="export a model for a device (ONNX, TFLite fp32/fp16/int8, Core ML)",
-        description="Export a model's deploy form for a target device, verify it against "
+        description="Export a model's deploy form for a target device, verify it against\n"
                     "PyTorch, and write manifest.json beside the artifact.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", help="model name (edgekit models) or any timm model name")
