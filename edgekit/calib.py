@@ -186,9 +186,13 @@ def warn_generated(count: int) -> None:
 
 def shapes_dataset(count: int, resolution: int = 64, *, seed: int = 0,
                    mean: tuple[float, ...] = IMAGENET_MEAN,
-                   std: tuple[float, ...] = IMAGENET_STD) -> tuple[np.ndarray, np.ndarray]:
+                   std: tuple[float, ...] = IMAGENET_STD,
+                   sizes: tuple[tuple[float, float], tuple[float, float]] = ((0.2, 0.27),
+                                                                            (0.38, 0.48)),
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """A labelled toy task: one shape per image; the label is shape and size (small or large),
-    ``2 * len(SHAPES)`` classes, so a model must learn both form and scale.
+    ``2 * len(SHAPES)`` classes, so a model must learn both form and scale. ``sizes`` are the
+    (min, max) shape sizes of the two size classes, as fractions of the image side.
 
     Returns normalised images ``(N, 3, H, W)`` float32 and labels ``(N,)`` int64.
     """
@@ -196,7 +200,6 @@ def shapes_dataset(count: int, resolution: int = 64, *, seed: int = 0,
 
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, 2 * len(SHAPES), size=count)
-    sizes = ((0.13, 0.19), (0.28, 0.36))
     # Bright shapes on a darker field: the task is form and scale, not finding the shape.
     imgs = [_draw(rng, resolution, [int(lbl) // 2], sizes[int(lbl) % 2], background=(0.0, 0.45),
                   foreground=(0.55, 1.0)) for lbl in labels]

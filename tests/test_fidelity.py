@@ -25,13 +25,11 @@ FP32_MIN_AGREEMENT = 0.999
 INT8_MIN_AGREEMENT = 0.95
 INT8_MAX_ACC_DROP = 0.02
 
-# (model, epochs, minimum test accuracy after training (chance is 1/6), minimum int8 top-1
-# agreement). Known shortfall, declared here: the tiny MobileNetV4 (Conv-S widths at 64 px)
-# reaches only ~58% on the toy task in this budget, its predictions have small margins
-# (median top-2 gap ~0.5 logit), and int8 flips ~9% of them (measured 90.6% agreement, SQNR
-# 24 dB, accuracy -1.6 points); RepLKNet reaches ~85% and meets 95% (measured 96.5%).
-FAST = [("test_mobilenetv4", 3, 0.45, 0.85), ("test_replknet", 3, 0.6, INT8_MIN_AGREEMENT)]
-SLOW = [("test_mobilenetv4_hybrid", 3, 0.3, INT8_MIN_AGREEMENT)]  # attention (MQA) blocks
+# (model, epochs, learning rate, minimum test accuracy after training (chance is 1/6)). Every
+# model must meet the same fidelity bars above; the recipe only has to teach it the task with
+# clear margins (int8 noise flips the labels of an undertrained model with tiny logit gaps).
+FAST = [("test_mobilenetv4", 6, 1e-2, 0.8), ("test_replknet", 3, 3e-3, 0.6)]
+SLOW = [("test_mobilenetv4_hybrid", 6, 1e-2, 0.6)]  # attention (MQA) blocks
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +88,7 @@ def accuracy(logits: object, labels: object) -> float:
     return float(np.mean(np.asarray(logits).argmax(1) == labels))
 
 
-def check_trained_model(name: str, epochs: int, min_acc: float, min_agree: float, data: dict,
+def check_trained_model(name: str, epochs: int, lr: float, min_acc: float, data: dict,
                         tmp: Path) -> dict:
     import numpy as np
     import torch
@@ -101,7 +99,7 @@ def check_trained_model(name: str, epochs: int, min_acc: float, min_agree: float
 
     pytest.importorskip("litert_torch")
     pytest.importorskip("ai_edge_quantizer")
-    trained = train(name, data, epochs)
+    trained = train(name, data, epochs, lr=lr)
     ckpt = tmp / f"{name}.pt"
     torch.save(trained.state_dict(), ckpt)
     deploy = create_model(name, checkpoint=ckpt, deploy=True)
@@ -125,7 +123,7 @@ def check_trained_model(name: str, epochs: int, min_acc: float, min_agree: float
         else:
             assert r.manifest["calibration"]["count"] == CALIB_IMAGES
             assert r.manifest["float_ops"] == [], r.manifest["float_ops"]
-            assert f["top1_agreement"] >= min_agree, (name, fmt, f)
+            assert f["top1_agreement"] >= INT8_MIN_AGREEMENT, (name, fmt, f)
             drop = f["reference_top1"] - f["artifact_top1"]
             assert drop <= INT8_MAX_ACC_DROP, (name, fmt, f)
     print(json.dumps(figures))  # quoted in reports: run with -s to see them
@@ -133,15 +131,15 @@ def check_trained_model(name: str, epochs: int, min_acc: float, min_agree: float
 
 
 @pytest.mark.toolchain
-@pytest.mark.parametrize(("name", "epochs", "min_acc", "min_agree"), FAST)
-def test_trained_model_fidelity(name: str, epochs: int, min_acc: float, min_agree: float,
+@pytest.mark.parametrize(("name", "epochs", "lr", "min_acc"), FAST)
+def test_trained_model_fidelity(name: str, epochs: int, lr: float, min_acc: float,
                                 data: dict, tmp_path: Path) -> None:
-    check_trained_model(name, epochs, min_acc, min_agree, data, tmp_path)
+    check_trained_model(name, epochs, lr, min_acc, data, tmp_path)
 
 
 @pytest.mark.slow
 @pytest.mark.toolchain
-@pytest.mark.parametrize(("name", "epochs", "min_acc", "min_agree"), SLOW)
-def test_trained_model_fidelity_slow(name: str, epochs: int, min_acc: float, min_agree: float,
+@pytest.mark.parametrize(("name", "epochs", "lr", "min_acc"), SLOW)
+def test_trained_model_fidelity_slow(name: str, epochs: int, lr: float, min_acc: float,
                                      data: dict, tmp_path: Path) -> None:
-    check_trained_model(name, epochs, min_acc, min_agree, data, tmp_path)
+    check_trained_model(name, epochs, lr, min_acc, data, tmp_path)
