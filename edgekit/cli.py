@@ -36,6 +36,15 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         raise _UsageError(f"{self.prog}: {message}")
 
+    def format_help(self) -> str:
+        """Help that leads with the copy-pasteable examples (kept in ``epilog``)."""
+        epilog, self.epilog = self.epilog, None
+        try:
+            body = super().format_help()
+        finally:
+            self.epilog = epilog
+        return f"{epilog.rstrip()}\n\n{body}" if epilog else body
+
 
 class _UsageError(Exception):
     pass
