@@ -3,7 +3,7 @@
     python scripts/fit_devices.py            # print the fit table and leave-one-out errors
     python scripts/fit_devices.py --write    # also update devices/<name>.toml values and sources
 
-Data: shared/data/published_latency_mnv4.csv (Qin et al. 2024, Table 6), rows with
+Data: edgekit/data/published_latency_mnv4.csv (Qin et al. 2024, Table 6), rows with
 status == "measured", each model at its published resolution. Each device has at most five
 measured models, so only two parameters can be fit with anything left for cross-validation:
 
