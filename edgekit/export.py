@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
+from edgekit._meta import git_commit, versions
 from edgekit.device import DeviceProfile, Precision, list_devices, load_device
 from edgekit.errors import (
     ConfigError,
@@ -389,27 +390,6 @@ def _atomic_place(src: Path, dest: Path) -> None:
         os.replace(src, dest)
 
 
-def _versions(*packages: str) -> dict[str, str]:
-    out = {}
-    for p in packages:
-        try:
-            out[p] = importlib.metadata.version(p)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return out
-
-
-def _git_commit() -> str | None:
-    head = Path(__file__).resolve().parent.parent / ".git" / "HEAD"
-    try:
-        ref = head.read_text().strip()
-        if ref.startswith("ref: "):
-            return (head.parent / ref[5:]).read_text().strip()[:12]
-        return ref[:12]
-    except OSError:
-        return None
-
-
 def _destinations(out: str | os.PathLike[str], stem: str, suffix: str) -> tuple[Path, Path]:
     out = Path(out)
     if out.suffix == suffix and suffix:
@@ -566,12 +546,12 @@ def _manifest(*, name: str, profile: DeviceProfile | None, exporter: Exporter,
         "float_ops": list(conv.inventory.float_ops),
         "unsupported_ops": unsupported,
         "notes": conv.notes,
-        "tool_versions": {"edgekit": __version__, **_versions("torch", "timm"),
+        "tool_versions": {"edgekit": __version__, **versions("torch", "timm"),
                           **exporter.tool_versions()},
         "timing_s": {"build": round(build_s, 3), "convert": round(conv.convert_s, 3),
                      "verify": round(conv.verify_s, 3),
                      "total": round(time.perf_counter() - started, 3)},
-        "git_commit": _git_commit(),
+        "git_commit": git_commit(),
         "created_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
 

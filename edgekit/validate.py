@@ -786,7 +786,6 @@ def run_validation(
     ``summary.csv``, ``layers.csv``, ``scatter.png`` and ``meta.json`` into ``out_dir``.
     """
     import datetime as dt
-    import json
     import time
 
     import numpy as np
@@ -891,16 +890,10 @@ def replace_model(c: ModelCosts, label: str) -> ModelCosts:
 
 
 def _run_context() -> dict[str, Any]:
-    import subprocess
-
+    from edgekit._meta import git_commit
     from edgekit.bench.results import affinity, host_description, versions
 
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, check=False, cwd=Path(__file__).parent).stdout.strip()
-    except OSError:
-        commit = ""
-    return {"host": host_description(), "affinity": list(affinity()), "git_commit": commit,
+    return {"host": host_description(), "affinity": list(affinity()), "git_commit": git_commit(),
             "versions": versions("edgekit", "onnxruntime", "ai-edge-litert", "torch", "timm",
                                  "numpy", "scipy")}
 

@@ -10,9 +10,9 @@ toolchain surfaces as :class:`edgekit.errors.ToolchainMissingError` naming the e
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
 from types import ModuleType
 
+from edgekit._meta import versions  # noqa: F401 - re-exported for the format modules
 from edgekit.errors import missing_toolchain
 
 
@@ -22,17 +22,6 @@ def require(module: str, package: str, extra: str, purpose: str) -> ModuleType:
         return importlib.import_module(module)
     except ImportError as exc:
         raise missing_toolchain(package, extra, purpose) from exc
-
-
-def versions(*packages: str) -> dict[str, str]:
-    """Installed versions of ``packages`` (absent ones left out)."""
-    out = {}
-    for p in packages:
-        try:
-            out[p] = importlib.metadata.version(p)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return out
 
 
 def first_line(exc: BaseException, limit: int = 300) -> str:

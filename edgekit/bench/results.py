@@ -5,7 +5,6 @@ from __future__ import annotations
 import enum
 import os
 import platform
-import sys
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -142,13 +141,7 @@ def affinity() -> tuple[int, ...]:
 
 
 def versions(*packages: str) -> dict[str, str]:
-    """Installed versions of ``packages`` plus Python's."""
-    from importlib.metadata import PackageNotFoundError, version
+    """Installed versions of ``packages`` plus Python's (for benchmark results)."""
+    from edgekit._meta import versions as _versions
 
-    out = {"python": sys.version.split()[0]}
-    for p in packages:
-        try:
-            out[p] = version(p)
-        except PackageNotFoundError:
-            out[p] = "not installed"
-    return out
+    return _versions(*packages, python=True)

@@ -155,33 +155,20 @@ def _write(text: str, dest: str) -> None:
 
 def _write_meta(path: Path, devices: list[Any], tables: list[Any]) -> None:
     import platform
-    import subprocess
-    from importlib import metadata
 
     from edgekit import __version__
+    from edgekit._meta import git_commit, versions
 
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                                check=False, cwd=Path(__file__).parent).stdout.strip() or None
-    except OSError:
-        commit = None
     meta = {
         "command": "edgekit roofline", "argv": sys.argv[1:], "edgekit": __version__,
-        "versions": {p: _ver(metadata, p) for p in ("torch", "timm", "onnx", "pandas")},
-        "git_commit": commit, "host": platform.node(), "python": platform.python_version(),
+        "versions": versions("torch", "timm", "onnx", "pandas"),
+        "git_commit": git_commit(), "host": platform.node(), "python": platform.python_version(),
         "devices": {d.name: d.fingerprint() for d in devices},
         "models": [{k: t.attrs.get(k) for k in ("model", "resolution", "params", "source")}
                    for t in tables],
     }
     meta_path = path.with_name(path.name + ".meta.json")
     meta_path.write_text(json.dumps(meta, indent=1, default=str) + "\n", encoding="utf-8")
-
-
-def _ver(metadata: Any, pkg: str) -> str | None:
-    try:
-        return metadata.version(pkg)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def _plots(folder: Path, summary: Any, estimates: list[list[Any]]) -> None:

@@ -90,10 +90,10 @@ def _atomic_fig(fig: Any, path: Path, dpi: int = 110) -> None:
 
 
 def _meta(extra: dict[str, Any], devices: Sequence[Any]) -> dict[str, Any]:
+    from edgekit._meta import git_commit
     from edgekit.bench.results import host_description, versions
-    from edgekit.export import _git_commit
 
-    return {"edgekit_command": "edgekit report", **extra, "git_commit": _git_commit(),
+    return {"edgekit_command": "edgekit report", **extra, "git_commit": git_commit(),
             "host": host_description(),
             "versions": versions("torch", "timm", "onnx", "onnxruntime", "pandas"),
             "devices": {d.name: d.fingerprint() for d in devices}}
