@@ -13,7 +13,7 @@ examples:
   edgekit fit-device times.csv --name my-npu --base pixel8-edgetpu --column latency_ms=time_ms
 
 The CSV needs columns model and latency_ms (> 0); resolution and deploy are optional; rows with a
-status column other than "measured" are skipped (see docs/validation.md).
+status column other than "measured" are skipped (see README, "Measurement CSV").
 """
 
 
