@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from edgekit.errors import ConfigError
+from edgekit.errors import ConfigError, EdgekitError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -631,7 +631,7 @@ def population(models: Sequence[str] | None = None, *, include_train_form: bool 
 class Validation:
     """Everything one ``validate`` run produced."""
 
-    measurements: pd.DataFrame  # one row per entry: latency_ms (median of repeats) and spread
+    measurements: pd.DataFrame  # one row per entry: latency_ms (median of repeats), spread, status
     predictions: pd.DataFrame  # one row per entry: measured and each predictor's prediction
     summary: pd.DataFrame  # one row per predictor: r_s, errors, and fit parameters
     layers: pd.DataFrame | None  # one row per layer: measured and predicted layer times
@@ -662,20 +662,38 @@ def measure_population(entries: Sequence[Entry], *, runtime: str = "onnxruntime"
     rounds: dict[str, list[Any]] = {e.label: [] for e in entries}
     order = list(entries)
     rng = random.Random(seed)
+    failed: dict[str, str] = {}
     for r in range(repeats):
         if r:
             rng.shuffle(order)
         for i, e in enumerate(order):
-            p = prepare(e.model, runtime=runtime, threads=threads, xnnpack=xnnpack,
-                        resolution=e.resolution, precision=precision, deploy=e.deploy,
-                        cache_dir=cache_dir, seed=seed)
-            res = run_prepared(p, runs=runs, warmup=warmup, min_time_s=min_time_s)
+            if e.label in failed:
+                continue
+            try:
+                p = prepare(e.model, runtime=runtime, threads=threads, xnnpack=xnnpack,
+                            resolution=e.resolution, precision=precision, deploy=e.deploy,
+                            cache_dir=cache_dir, seed=seed)
+                res = run_prepared(p, runs=runs, warmup=warmup, min_time_s=min_time_s)
+            except (EdgekitError, RuntimeError, ValueError) as exc:
+                # A model the runtime cannot convert or run (e.g. an int8 DIV by zero in LiteRT)
+                # is a finding to report, not a reason to lose the rest of the population.
+                text = str(exc).strip()
+                failed[e.label] = text.splitlines()[0][:300] if text else type(exc).__name__
+                log(f"[round {r + 1}/{repeats} {i + 1}/{len(order)}] {e.label}: FAILED "
+                    f"({failed[e.label]})")
+                continue
             rounds[e.label].append(res)
             del p
             log(f"[round {r + 1}/{repeats} {i + 1}/{len(order)}] {e.label}: "
                 f"{res.median_ms:.2f} ms (p10 {res.p10_ms:.2f}, p90 {res.p90_ms:.2f})")
     rows = []
     for e in entries:
+        if e.label in failed:
+            rows.append({"model": e.model, "deploy": e.deploy, "label": e.label,
+                         "resolution": e.resolution, "runtime": runtime, "precision": precision,
+                         "threads": threads, "latency_ms": float("nan"), "status": "failed",
+                         "error": failed[e.label]})
+            continue
         res_list = rounds[e.label]
         med = np.array([x.median_ms for x in res_list])
         all_ns = tuple(t for x in res_list for t in x.times_ns)
@@ -689,7 +707,7 @@ def measure_population(entries: Sequence[Entry], *, runtime: str = "onnxruntime"
             "p10_ms": float(np.percentile(all_ns, 10) / 1e6),
             "p90_ms": float(np.percentile(all_ns, 90) / 1e6),
             "mean_ms": float(np.mean(all_ns) / 1e6), "runs": len(all_ns), "repeats": repeats,
-            "artifact": last.artifact, "status": "measured",
+            "artifact": last.artifact, "status": "measured", "error": "",
         })
     return pd.DataFrame(rows)
 
@@ -825,11 +843,17 @@ def run_validation(
         c, est = model_costs(e.model, dev, resolution=e.resolution, deploy=e.deploy)
         costs[e.label] = replace_model(c, e.label)
         estimates[e.label] = est
-    meas = measure_population(entries, runtime=rt.value, threads=threads, repeats=repeats,
-                              runs=runs, warmup=warmup, min_time_s=min_time_s, precision=prec,
-                              xnnpack=xnnpack, cache_dir=cache_dir, log=log)
-    meas["macs"] = [costs[e.label].total_macs for e in entries]
-    meas["device"] = dev.name
+    all_meas = measure_population(entries, runtime=rt.value, threads=threads, repeats=repeats,
+                                  runs=runs, warmup=warmup, min_time_s=min_time_s,
+                                  precision=prec, xnnpack=xnnpack, cache_dir=cache_dir, log=log)
+    all_meas["macs"] = [costs[e.label].total_macs for e in entries]
+    all_meas["device"] = dev.name
+    ok = (all_meas["status"] == "measured").to_numpy()
+    failures = all_meas.loc[~ok, ["label", "error"]].to_dict(orient="records")
+    entries = [e for e, good in zip(entries, ok, strict=True) if good]
+    meas = all_meas[ok].reset_index(drop=True)
+    if len(entries) < 3:
+        raise ConfigError(f"only {len(entries)} models ran on {rt.value}; failures: {failures}")
     measured_s = meas["latency_ms"].to_numpy() / 1e3
     macs = meas["macs"].to_numpy()
     cal_pred = np.array([estimates[e.label].latency_s for e in entries])
@@ -875,11 +899,12 @@ def run_validation(
         "date": dt.datetime.now().isoformat(timespec="seconds"), "runtime": rt.value,
         "precision": prec, "threads": threads, "xnnpack": xnnpack if rt.value == "litert" else None,
         "repeats": repeats, "device": dev.name, "device_fingerprint": dev.fingerprint(),
-        "entries": len(entries), "elapsed_s": round(time.time() - t_start, 1),
+        "entries": len(entries), "failed": failures,
+        "elapsed_s": round(time.time() - t_start, 1),
         "layer_summary": layer_summary.to_dict(orient="records"),
         **_run_context(),
     }
-    result = Validation(meas, pred, summary_df, layer_df, fits, meta)
+    result = Validation(all_meas, pred, summary_df, layer_df, fits, meta)
     if out_dir is not None:
         write_validation(result, out_dir)
     return result

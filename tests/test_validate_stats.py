@@ -131,3 +131,26 @@ def test_error_stats_known_values() -> None:
 ])
 def test_op_class(op: str, kw: dict, want: OpClass) -> None:
     assert op_class(op, **kw) is want
+
+
+def test_a_model_that_fails_to_run_is_reported_not_fatal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One model the runtime cannot run (e.g. LiteRT's int8 DIV by zero) must not sink the run:
+    it is recorded as failed with the runtime's message and the others are still measured."""
+    import edgekit.bench.runners as runners
+    from edgekit.validate import Entry, measure_population
+
+    real_prepare = runners.prepare
+
+    def prepare(model: str, **kw: object) -> object:
+        if model == "test_mobileone":
+            raise RuntimeError("tflite/kernels/div.cc:262 data[i] != zero_point was not true.")
+        return real_prepare(model, **kw)
+
+    monkeypatch.setattr(runners, "prepare", prepare)
+    entries = [Entry("test_mobilenetv4"), Entry("test_mobileone")]
+    df = measure_population(entries, repeats=2, runs=2, warmup=1, min_time_s=0.0,
+                            log=lambda msg: None).set_index("label")
+    assert df.loc["test_mobilenetv4", "status"] == "measured"
+    assert df.loc["test_mobilenetv4", "latency_ms"] > 0
+    assert df.loc["test_mobileone", "status"] == "failed"
+    assert "div.cc:262" in df.loc["test_mobileone", "error"]
