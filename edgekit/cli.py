@@ -147,8 +147,14 @@ def _cmd_devices(args: argparse.Namespace) -> int:
 def _cmd_info(args: argparse.Namespace) -> int:
     from edgekit.models import create_model, get_spec
 
+    from edgekit.roofline import count_macs
+
     spec = get_spec(args.model)
-    resolution = args.resolution or spec.resolution
+    resolution = spec.resolution if args.resolution is None else args.resolution
+    if resolution < 1:
+        from edgekit.errors import ConfigError
+
+        raise ConfigError(f"--resolution must be a positive number of pixels, got {resolution}")
     model = create_model(args.model, pretrained=args.pretrained, checkpoint=args.checkpoint)
     params = sum(p.numel() for p in model.parameters())
     info: dict[str, Any] = {
@@ -161,12 +167,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
         "weights": ("pretrained (timm hub)" if args.pretrained else
                     str(args.checkpoint) if args.checkpoint else "random init"),
     }
-    try:
-        from edgekit.roofline import count_macs
-    except ImportError:  # the roofline engine is optional for info
-        count_macs = None
-    if count_macs is not None:
-        info["macs"] = int(count_macs(model, resolution))
+    info["macs"] = int(count_macs(model, resolution))
     if args.json:
         print_json(info)
     else:

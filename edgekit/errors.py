@@ -8,7 +8,9 @@ with status 1; the traceback is shown only with ``--debug``.
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Iterable
+from pathlib import Path
 
 
 class EdgekitError(Exception):
@@ -36,6 +38,17 @@ class ExportError(EdgekitError, RuntimeError):
 
 class VerificationError(EdgekitError, AssertionError):
     """An artifact does not compute what the PyTorch model computes."""
+
+
+def ensure_dir(path: str | os.PathLike[str], option: str) -> Path:
+    """Create an output directory (and parents), or raise a one-line ConfigError naming the option."""
+    p = Path(path)
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create {option} directory '{p}': {exc.strerror or exc}; "
+                          f"choose another {option}") from exc
+    return p
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

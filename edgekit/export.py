@@ -54,6 +54,7 @@ from edgekit.errors import (
     ExportError,
     UnknownNameError,
     VerificationError,
+    ensure_dir,
     unknown_name,
 )
 
@@ -662,7 +663,7 @@ def _export_planned(model: str | nn.Module, p: Plan, *, calib: Any, out: Any, ch
                if isinstance(model, str) else "the nn.Module as given")
 
     created = [d for d in (artifact.parent, *artifact.parent.parents) if not d.exists()]
-    artifact.parent.mkdir(parents=True, exist_ok=True)
+    ensure_dir(artifact.parent, "--out")
     work = Path(tempfile.mkdtemp(prefix=".edgekit-export-", dir=cache_dir or artifact.parent))
     ok = False
     try:

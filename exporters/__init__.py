@@ -22,10 +22,3 @@ def require(module: str, package: str, extra: str, purpose: str) -> ModuleType:
         return importlib.import_module(module)
     except ImportError as exc:
         raise missing_toolchain(package, extra, purpose) from exc
-
-
-def first_line(exc: BaseException, limit: int = 300) -> str:
-    """The first non-empty line of an exception's message (the converter's own words)."""
-    text = str(exc).strip()
-    line = next((ln for ln in text.splitlines() if ln.strip()), type(exc).__name__)
-    return line[:limit]

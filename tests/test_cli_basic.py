@@ -215,3 +215,19 @@ def test_info_loads_a_checkpoint_and_rejects_a_mismatched_one(tmp_path, capsys) 
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0
     assert "1 missing keys" in err and "1 unexpected keys: extra.weight" in err
+
+
+@pytest.mark.parametrize("argv", [
+    ["info", "test_mobilenetv4", "--resolution", "0"],
+    ["roofline", "test_mobilenetv4", "--device", "rp5", "--csv", "{file}/sub/out.csv"],
+    ["info", "test_mobilenetv4", "--checkpoint", "{file}"],
+    ["export", "test_mobilenetv4", "--format", "onnx", "--out", "{file}/exports"],
+])
+def test_bad_paths_and_values_give_one_line(argv: list[str], tmp_path, capsys) -> None:
+    """A garbage checkpoint, an output path through a file, a zero resolution: one line, exit 1."""
+    f = tmp_path / "not-a-dir.txt"
+    f.write_text("hi")
+    code = main([a.replace("{file}", str(f)) for a in argv])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert err.startswith("edgekit: error: ") and err.count("\n") == 1, err

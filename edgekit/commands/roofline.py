@@ -147,8 +147,10 @@ def _write(text: str, dest: str) -> None:
     if dest == "-":
         sys.stdout.write(text)
         return
+    from edgekit.errors import ensure_dir
+
     path = Path(dest)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_dir(path.parent, "output")
     path.write_text(text, encoding="utf-8")
     print(f"wrote {path}", file=sys.stderr)
 
@@ -175,7 +177,9 @@ def _plots(folder: Path, summary: Any, estimates: list[list[Any]]) -> None:
     from edgekit.report.figures import latency_accuracy_panels, op_time_chart, roofline_chart
     from edgekit.roofline.counting import safe_name
 
-    folder.mkdir(parents=True, exist_ok=True)
+    from edgekit.errors import ensure_dir
+
+    ensure_dir(folder, "--plots")
     written = 0
     for row in estimates:
         for e in row:

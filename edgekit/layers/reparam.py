@@ -25,6 +25,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from edgekit.errors import ConfigError
+
 if TYPE_CHECKING:
     from torch import Tensor
 
@@ -53,7 +55,9 @@ class Reparameterizable(Protocol):
 
 def _bn_scale_shift(bn: nn.BatchNorm2d) -> tuple[Tensor, Tensor]:
     """Per-channel ``(scale, shift)`` with ``bn(x) == x * scale + shift`` in eval mode."""
-    assert bn.running_mean is not None and bn.running_var is not None, "BN without running stats"
+    if bn.running_mean is None or bn.running_var is None:
+        raise ConfigError(f"cannot fold {type(bn).__name__} without running statistics "
+                          "(track_running_stats=False); train with running statistics to fuse it")
     std = torch.sqrt(bn.running_var + bn.eps)
     gamma = bn.weight if bn.weight is not None else torch.ones_like(std)
     beta = bn.bias if bn.bias is not None else torch.zeros_like(std)

@@ -241,7 +241,8 @@ def _read_state_dict(path: Path) -> dict[str, Any]:
 
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as exc:
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, KeyError, ValueError,
+            AttributeError, IndexError, TypeError) as exc:  # what torch raises on garbage
         first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise ConfigError(
             f"checkpoint '{path}' could not be loaded with weights_only=True ({first}); "

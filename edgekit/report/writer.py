@@ -121,7 +121,9 @@ def write_report(
     t0 = time.time()
     out_dir = Path(out)
     fig_dir = out_dir / "figures"
-    fig_dir.mkdir(parents=True, exist_ok=True)
+    from edgekit.errors import ensure_dir
+
+    ensure_dir(fig_dir, "--out")
     devices = list_devices(devices_dirs)
     names = list(models) if models else zoo_models()
     log(f"[report] layer tables for {len(names)} models")

@@ -1,8 +1,9 @@
 """On-disk cache of layer tables.
 
 A layer table depends only on the model (its name and deploy form), the input resolution, the
-weights (random init, or a checkpoint file identified by path, size and modification time) and the
-versions of edgekit, torch and timm; the cache key is a hash of exactly those. Files live under
+weights (random init, or a checkpoint file identified by path, size and modification time), the
+versions of edgekit, torch, timm and onnx, and the code that counts (a hash of the roofline,
+export, layer and model sources); the cache key is a hash of exactly those. Files live under
 ``$EDGEKIT_CACHE_DIR`` (default ``~/.cache/edgekit``) in ``layers/``, are written atomically
 (temporary file, then rename) and are JSON, so a stale, truncated or otherwise corrupt file is
 simply ignored and rewritten.
@@ -10,6 +11,7 @@ simply ignored and rewritten.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -51,6 +53,20 @@ def weights_fingerprint(checkpoint: str | os.PathLike[str] | None) -> str:
     return f"{p}:{st.st_size}:{st.st_mtime_ns}"
 
 
+@functools.cache
+def code_fingerprint() -> str:
+    """A hash of the code a layer table depends on (counting rules, export, model definitions),
+    so an edited checkout never reads tables that older code counted."""
+    pkg = Path(__file__).resolve().parent.parent
+    files = [*sorted((pkg / "roofline").glob("*.py")), pkg / "_onnx.py",
+             *sorted((pkg / "layers").glob("*.py")), *sorted((pkg / "models").glob("*.py"))]
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def make_key(source: str, model: str, resolution: int | None, weights: str,
              deploy: bool) -> dict[str, Any]:
     """The full cache key: everything a layer table depends on."""
@@ -58,6 +74,7 @@ def make_key(source: str, model: str, resolution: int | None, weights: str,
 
     return {"schema": SCHEMA, "source": source, "model": model, "resolution": resolution,
             "weights": weights, "deploy": deploy, "edgekit": __version__,
+            "code": code_fingerprint(),
             "torch": _version("torch"), "timm": _version("timm"), "onnx": _version("onnx")}
 
 
