@@ -147,14 +147,12 @@ def _cmd_devices(args: argparse.Namespace) -> int:
 def _cmd_info(args: argparse.Namespace) -> int:
     from edgekit.models import create_model, get_spec
 
+    from edgekit.models.registry import check_resolution
     from edgekit.roofline import count_macs
 
     spec = get_spec(args.model)
-    resolution = spec.resolution if args.resolution is None else args.resolution
-    if resolution < 1:
-        from edgekit.errors import ConfigError
-
-        raise ConfigError(f"--resolution must be a positive number of pixels, got {resolution}")
+    resolution = check_resolution(spec.resolution if args.resolution is None else args.resolution,
+                                  "--resolution")
     model = create_model(args.model, pretrained=args.pretrained, checkpoint=args.checkpoint)
     params = sum(p.numel() for p in model.parameters())
     info: dict[str, Any] = {

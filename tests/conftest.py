@@ -36,3 +36,13 @@ def no_network(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPat
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+@pytest.fixture(scope="module")
+def module_cache(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - a generator fixture
+    """One layer-table cache per test module, so a table built by one test is reused by the next
+    and nothing is read from or written to the user's cache."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("EDGEKIT_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    yield
+    mp.undo()

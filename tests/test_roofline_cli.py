@@ -13,12 +13,7 @@ REQUIRED = ("model", "device", "resolution", "macs", "params", "weight_bytes", "
             "latency_ms", "compute_ms", "memory_ms", "memory_bound_fraction", "top1")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _cache(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("EDGEKIT_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-    yield
-    mp.undo()
+pytestmark = pytest.mark.usefixtures("module_cache")
 
 
 @pytest.fixture(scope="module")

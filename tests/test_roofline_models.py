@@ -13,13 +13,7 @@ from edgekit.roofline.extract import build_deploy_model
 torch = pytest.importorskip("torch")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _cache(tmp_path_factory):
-    """One cache for the module, so a table built by one test is reused by the next."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("EDGEKIT_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-    yield
-    mp.undo()
+pytestmark = pytest.mark.usefixtures("module_cache")
 
 
 @pytest.fixture

@@ -71,9 +71,10 @@ def _devices(args: argparse.Namespace) -> list[Any]:
 
 def _check(args: argparse.Namespace) -> None:
     from edgekit.errors import ConfigError
+    from edgekit.models.registry import check_resolution
 
-    if args.resolution is not None and args.resolution < 1:
-        raise ConfigError(f"--resolution must be a positive number of pixels, got {args.resolution}")
+    if args.resolution is not None:
+        check_resolution(args.resolution, "--resolution")
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {args.workers}")
     if args.checkpoint and len(args.models) != 1:

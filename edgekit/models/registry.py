@@ -112,6 +112,13 @@ def list_models(
     return sorted(names)
 
 
+def check_resolution(resolution: Any, option: str = "resolution") -> int:
+    """A square input size in pixels, or a one-line ConfigError naming ``option``."""
+    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1:
+        raise ConfigError(f"{option} must be a positive number of pixels, got {resolution!r}")
+    return resolution
+
+
 def _timm_has(name: str) -> bool:
     from edgekit._compat import import_timm
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from edgekit.errors import ConfigError, EdgekitError, ExportError
+from edgekit.models.registry import check_resolution
 from edgekit.roofline import cache as _cache
 from edgekit.roofline.counting import count_graph, rows_to_frame
 
@@ -37,12 +38,6 @@ def model_label(model: Any) -> str:
     if isinstance(model, (str, os.PathLike)):
         return str(model)
     return type(model).__name__
-
-
-def _check_resolution(resolution: Any) -> int:
-    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1:
-        raise ConfigError(f"resolution must be a positive integer number of pixels, got {resolution!r}")
-    return resolution
 
 
 @contextlib.contextmanager
@@ -146,7 +141,7 @@ def _table_from_name(name: str, resolution: int | None, checkpoint: Any, deploy:
     from edgekit.models import get_spec
 
     spec = get_spec(name)
-    res = _check_resolution(resolution if resolution is not None else spec.resolution)
+    res = check_resolution(resolution if resolution is not None else spec.resolution)
     model = build_deploy_model(name, checkpoint, deploy)
     params = int(sum(p.numel() for p in model.parameters()))
     proto = _export(model, res, name, spec.resolution)
@@ -162,7 +157,7 @@ def _table_from_module(model: nn.Module, resolution: int | None) -> pd.DataFrame
         if not size:
             raise ConfigError(f"resolution is needed for a {label} module (pass resolution=N)")
         resolution = int(size[-1])
-    res = _check_resolution(resolution)
+    res = check_resolution(resolution)
     params = int(sum(p.numel() for p in model.parameters()))
     proto = _export(model, res, label, None)
     return _frame(proto, ["input"], model=label, resolution=res, params=params, family="module",
@@ -213,7 +208,7 @@ def _fix_input_shape(path: Path, inp: Any, resolution: int | None) -> int | None
         dims[0].dim_value = 1  # batch 1
     fixed = [int(d.dim_value) if d.HasField("dim_value") else None for d in dims[2:]]
     if resolution is not None:
-        _check_resolution(resolution)
+        check_resolution(resolution)
         if any(f is not None and f != resolution for f in fixed):
             raise ConfigError(
                 f"'{path}' has a fixed input of {fixed[0]}x{fixed[1]}; it cannot take resolution "
@@ -276,7 +271,7 @@ def layer_table(
         ``model, resolution, params, family, top1, source, deploy``.
     """
     if resolution is not None:
-        _check_resolution(resolution)
+        check_resolution(resolution)
     if isinstance(model, os.PathLike):
         model = os.fspath(model)
     key = _cache_key(model, resolution, checkpoint, deploy) if cache else None
