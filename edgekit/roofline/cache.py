@@ -24,7 +24,7 @@ import pandas as pd
 
 from edgekit.roofline.counting import COLUMNS, safe_name
 
-SCHEMA = 3  # bump when the counting rules change
+SCHEMA = 4  # bump when the counting rules or the columns change
 ENV_VAR = "EDGEKIT_CACHE_DIR"
 
 

@@ -34,6 +34,14 @@ Counting rules (each one is tested against a hand computation in ``tests/test_ro
   (written). Fusion (per device profile) is decided later from ``fusable``: the node has exactly
   one activation input, produced by another node whose output it alone consumes.
 * Unknown op types are counted as memory traffic only (``kind='other'``, ``note`` says so).
+* **Op class** (column ``op_class``, an :class:`~edgekit.roofline.opclass.OpClass` value) is
+  decided from the node: a conv with ``group == 1`` is ``dense_conv``; with ``group`` equal to its
+  input channels and one input channel per filter ``depthwise``; any other group count
+  ``grouped_conv``. A MatMul, Gemm or Einsum with two activation operands is ``matmul``, else
+  (an activation and a constant operand) ``linear``. Elementwise ops split into ``norm``,
+  ``activation`` and ``elementwise``; pooling and reductions are ``pool``; copies and views
+  ``data_movement``; constants, folded constants and shape arithmetic ``constant``; unknown ops
+  ``other``.
 """
 
 from __future__ import annotations
@@ -43,6 +51,8 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from edgekit.roofline.opclass import OpClass
+
 if TYPE_CHECKING:
     import onnx
     import pandas as pd
@@ -51,7 +61,7 @@ if TYPE_CHECKING:
 COMPUTE, ELEMENTWISE, MOVEMENT, OTHER = "compute", "elementwise", "movement", "other"
 
 COLUMNS = (
-    "name", "op_type", "module", "kind", "macs", "weight_elems", "bias_elems", "in_act_elems",
+    "name", "op_type", "module", "kind", "op_class", "macs", "weight_elems", "bias_elems", "in_act_elems",
     "out_act_elems", "fusable", "producer", "out_shape", "groups", "note",
 )
 
@@ -75,6 +85,15 @@ ELEMENTWISE_OPS = frozenset({
     "RMSNormalization", "LpNormalization", "MeanVarianceNormalization",
     "Cast", "CastLike", "Equal", "Greater", "Less", "GreaterOrEqual", "LessOrEqual", "Not",
     "And", "Or", "Xor", "IsNaN", "IsInf", "QuantizeLinear", "DequantizeLinear",
+})
+NORM_OPS = frozenset({  # elementwise ops that normalize over an axis or a channel
+    "BatchNormalization", "LayerNormalization", "InstanceNormalization", "GroupNormalization",
+    "RMSNormalization", "LpNormalization", "MeanVarianceNormalization", "Softmax", "LogSoftmax",
+    "Hardmax",
+})
+ACTIVATION_OPS = frozenset({
+    "Relu", "LeakyRelu", "PRelu", "Elu", "Selu", "Celu", "Clip", "Sigmoid", "HardSigmoid",
+    "HardSwish", "Swish", "Gelu", "Mish", "Softplus", "Softsign", "Tanh", "ThresholdedRelu",
 })
 BIAS_LIKE_OPS = frozenset({"Add", "Sub"})  # a constant operand of these is a bias
 MOVEMENT_OPS = frozenset({
@@ -214,7 +233,7 @@ def _count_node(
     outs = [o for o in n.output if o]
     row: dict[str, Any] = {
         "name": n.name or f"{op}:{outs[0] if outs else ''}", "op_type": op,
-        "module": module_of(n.name), "kind": OTHER, "macs": 0, "weight_elems": 0,
+        "module": module_of(n.name), "kind": OTHER, "op_class": OpClass.OTHER.value, "macs": 0, "weight_elems": 0,
         "bias_elems": 0, "in_act_elems": 0, "out_act_elems": 0, "fusable": False,
         "producer": "", "out_shape": "x".join(str(d) for d in (g.shape(outs[0]) or ()))
         if outs else "", "groups": 0, "note": "",
@@ -222,10 +241,12 @@ def _count_node(
     # Metadata and constant folding cost nothing; their float outputs become weights.
     if op in META_OPS:
         g.const.update(outs)
+        row["op_class"] = OpClass.CONSTANT.value
         row["note"] = "constant" if op == "Constant" else "shape arithmetic"
         return row
     if all(x in g.const for x in ins) or not any(g.is_float(x) for x in ins + outs):
         g.const.update(outs)
+        row["op_class"] = OpClass.CONSTANT.value
         row["note"] = "folded constant" if all(x in g.const for x in ins) else "shape arithmetic"
         return row
     # Float activation inputs (data flowing at run time) versus constant operands.
@@ -245,6 +266,7 @@ def _count_node(
             row["macs"] = (_prod(yshape) if op != "ConvTranspose" else _prod(xshape)) * _prod(wshape[1:])
         _weights(row, g, ins[1:2], ins[2:3])
         row["groups"] = int(_attr(n, "group", 1))
+        row["op_class"] = _conv_class(n, g).value
         row["note"] = _conv_note(n, g)
         return row
     if op in MATMUL_OPS or op == "Gemm":
@@ -254,27 +276,33 @@ def _count_node(
             k = a[0] if len(a) == 1 else (a[-2] if op == "Gemm" and _attr(n, "transA", 0) else a[-1])
             row["macs"] = _prod(y) * int(k)
         _weights(row, g, ins[:2], ins[2:3] if op == "Gemm" else [])
+        row["op_class"] = _product_class(act_ins).value
         row["note"] = "attention (activation x activation)" if len(act_ins) == 2 else ""
         return row
     if op == "Einsum":
         row["kind"] = COMPUTE
         row["macs"] = _einsum_macs(_attr(n, "equation", b"").decode(), [g.shape(x) for x in ins])
+        row["op_class"] = _product_class(act_ins).value
         _weights(row, g, const_ins, [])
         return row
     if op in POOL_OPS:
         y = g.shape(outs[0])
         row["kind"] = COMPUTE
         row["macs"] = _prod(y) * _prod(_attr(n, "kernel_shape", [])) if y is not None else 0
+        row["op_class"] = OpClass.POOL.value
         row["note"] = "pooling"
         return row
     if op in GLOBAL_POOL_OPS or op in REDUCE_OPS:
         row["kind"] = COMPUTE
         row["macs"] = g.elems(ins[0])
+        row["op_class"] = OpClass.POOL.value
         row["note"] = "pooling" if op in GLOBAL_POOL_OPS else "reduction"
         # ReduceMean's axes input is an int constant and ignored above.
         return row
     if op in ELEMENTWISE_OPS:
         row["kind"] = ELEMENTWISE
+        row["op_class"] = (OpClass.NORM if op in NORM_OPS else OpClass.ACTIVATION
+                           if op in ACTIVATION_OPS else OpClass.ELEMENTWISE).value
         if op in BIAS_LIKE_OPS:
             _weights(row, g, [], const_ins)
         else:
@@ -282,11 +310,13 @@ def _count_node(
         return row
     if op in VIEW_OPS:
         row["kind"] = MOVEMENT
+        row["op_class"] = OpClass.DATA_MOVEMENT.value
         row["in_act_elems"] = row["out_act_elems"] = 0
         row["note"] = "view (no copy)"
         return row
     if op in MOVEMENT_OPS:
         row["kind"] = MOVEMENT
+        row["op_class"] = OpClass.DATA_MOVEMENT.value
         _weights(row, g, const_ins, [])
         return row
     row["note"] = f"unknown op {op}: counted as memory traffic only"
@@ -304,14 +334,31 @@ def _weights(row: dict[str, Any], g: _Graph, weights: Sequence[str], biases: Seq
                 row[col] += g.elems(x)
 
 
+def _conv_class(n: onnx.NodeProto, g: _Graph) -> OpClass:
+    """Dense (one group), depthwise (a group per input channel, one input channel per filter) or
+    grouped."""
+    group = int(_attr(n, "group", 1))
+    if group == 1:
+        return OpClass.DENSE_CONV
+    x, w = g.shape(n.input[0]), g.shape(n.input[1])
+    if x is not None and len(x) > 1 and group == x[1] and w is not None and w[1] == 1:
+        return OpClass.DEPTHWISE
+    return OpClass.GROUPED_CONV
+
+
+def _product_class(act_ins: Sequence[str]) -> OpClass:
+    """A product of two activations (attention) or of an activation and a weight (a linear layer)."""
+    return OpClass.MATMUL if len(act_ins) >= 2 else OpClass.LINEAR
+
+
 def _conv_note(n: onnx.NodeProto, g: _Graph) -> str:
     group = int(_attr(n, "group", 1))
     w = g.shape(n.input[1])
     k = "x".join(str(d) for d in w[2:]) if w else "?"
-    if group == 1:
+    cls = _conv_class(n, g)
+    if cls is OpClass.DENSE_CONV:
         return f"conv {k}"
-    x = g.shape(n.input[0])
-    if x is not None and len(x) > 1 and group == x[1] and w is not None and w[1] == 1:
+    if cls is OpClass.DEPTHWISE:
         return f"depthwise {k}"
     return f"grouped conv {k} (g={group})"
 

@@ -1,7 +1,9 @@
 """The roofline latency model (MobileNetV4 paper, "Roofline analysis").
 
 ``ModelTime = sum_i max(MACs_i / PeakMACs, (WeightBytes_i + ActivationBytes_i) / PeakMemBW)``,
-plus the profile's fixed per-inference overhead (zero unless the profile sets one).
+plus the profile's fixed per-inference overhead (zero unless the profile sets one). The per-layer
+formula lives here only, in :func:`roofline_time_s`; everything that predicts (the estimate below,
+the fits in :mod:`edgekit.fit`) calls it.
 
 Bytes follow the profile's precision: int8 = 1 byte per weight or activation element, fp16 = 2,
 fp32 = 4; biases of Conv/Gemm (and constant operands of a bias ``Add``) are int32 (4 bytes) at
@@ -21,6 +23,19 @@ import pandas as pd
 
 if TYPE_CHECKING:
     from edgekit.device import DeviceProfile
+
+
+def roofline_time_s(macs: np.ndarray | float, bytes_: np.ndarray | float, peak_mac_s: float,
+                    mem_bytes_s: float) -> np.ndarray:
+    """Per-layer roofline time in seconds: ``max(macs / peak_mac_s, bytes_ / mem_bytes_s)``.
+
+    Args:
+        macs: MACs of each layer.
+        bytes_: bytes each layer reads and writes.
+        peak_mac_s: peak MAC rate (MACs per second).
+        mem_bytes_s: memory bandwidth (bytes per second).
+    """
+    return np.maximum(np.divide(macs, peak_mac_s), np.divide(bytes_, mem_bytes_s))
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,9 +108,10 @@ def estimate_latency(table: pd.DataFrame, device: DeviceProfile | str) -> Latenc
     wbytes = np.where(fused, 0, wbytes)
     abytes = np.where(fused, 0, abytes)
     nbytes = wbytes + abytes
-    compute_s = np.where(fused, 0.0, macs / dev.peak_mac_s)
+    run_macs = np.where(fused, 0.0, macs)  # a fused layer's MACs ride with its producer
+    compute_s = run_macs / dev.peak_mac_s
     memory_s = nbytes / dev.mem_bytes_s
-    time_s = np.maximum(compute_s, memory_s)
+    time_s = roofline_time_s(run_macs, nbytes, dev.peak_mac_s, dev.mem_bytes_s)
     with np.errstate(divide="ignore", invalid="ignore"):
         intensity = np.where(nbytes > 0, macs / np.maximum(nbytes, 1), np.where(macs > 0, np.inf, 0.0))
     bound = np.where(fused, "fused", np.where(time_s <= 0, "none",
