@@ -35,7 +35,7 @@ def fit_device(name: str, csv: Path) -> dict:
     import numpy as np
 
     from edgekit.device import load_device
-    from edgekit.validate import fit_report, model_costs, read_measurements
+    from edgekit.fit import fit_report, model_costs, read_measurements
 
     dev = load_device(name)
     df = read_measurements(csv, where={"device": name})
@@ -54,7 +54,7 @@ def fit_device(name: str, csv: Path) -> dict:
 
 
 def predict(dev, costs) -> float:  # noqa: ANN001
-    from edgekit.validate import predict_s
+    from edgekit.fit import predict_s
 
     return predict_s(costs, dev.peak_mac_s, dev.mem_bytes_s, dev.overhead_s)
 

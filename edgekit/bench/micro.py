@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from edgekit.bench.results import affinity, host_description, versions
+from edgekit.fit.toml import toml_string as _q
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,10 +202,6 @@ def default_host_name() -> str:
     """``host-<hostname>`` reduced to a valid profile name."""
     raw = re.sub(r"[^a-z0-9]+", "-", socket.gethostname().lower()).strip("-") or "local"
     return f"host-{raw[:24].strip('-')}"
-
-
-def _q(s: str) -> str:
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def profile_toml(cal: HostCalibration, name: str, *, precision: str = "fp32") -> str:

@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from edgekit.cli import print_json, print_table
     from edgekit.device import load_device
     from edgekit.errors import ConfigError
-    from edgekit.validate import fit_modes, model_costs, profile_from_fit, read_measurements
+    from edgekit.fit import fit_modes, model_costs, profile_from_fit, read_measurements
 
     if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", args.name):
         raise ConfigError(f"--name must be kebab-case (a-z, 0-9, '-'), got '{args.name}'")

@@ -62,7 +62,7 @@ def published_scores(comparison: pd.DataFrame, macs: pd.Series) -> pd.DataFrame:
         comparison: :func:`edgekit.report.tables.compare_published` output.
         macs: total MACs by model name.
     """
-    from edgekit.validate import error_stats, spearman
+    from edgekit.fit.stats import error_stats, spearman
 
     rows = []
     for dev, g in comparison.dropna(subset=["published_ms"]).groupby("device", sort=False):

@@ -61,8 +61,8 @@ if TYPE_CHECKING:
 COMPUTE, ELEMENTWISE, MOVEMENT, OTHER = "compute", "elementwise", "movement", "other"
 
 COLUMNS = (
-    "name", "op_type", "module", "kind", "op_class", "macs", "weight_elems", "bias_elems", "in_act_elems",
-    "out_act_elems", "fusable", "producer", "out_shape", "groups", "note",
+    "name", "op_type", "module", "kind", "op_class", "macs", "weight_elems", "bias_elems",
+    "in_act_elems", "out_act_elems", "fusable", "producer", "out_shape", "groups", "note",
 )
 
 _FLOAT_TYPES = {1, 10, 11, 16}  # FLOAT, FLOAT16, DOUBLE, BFLOAT16
@@ -233,8 +233,8 @@ def _count_node(
     outs = [o for o in n.output if o]
     row: dict[str, Any] = {
         "name": n.name or f"{op}:{outs[0] if outs else ''}", "op_type": op,
-        "module": module_of(n.name), "kind": OTHER, "op_class": OpClass.OTHER.value, "macs": 0, "weight_elems": 0,
-        "bias_elems": 0, "in_act_elems": 0, "out_act_elems": 0, "fusable": False,
+        "module": module_of(n.name), "kind": OTHER, "op_class": OpClass.OTHER.value, "macs": 0,
+        "weight_elems": 0, "bias_elems": 0, "in_act_elems": 0, "out_act_elems": 0, "fusable": False,
         "producer": "", "out_shape": "x".join(str(d) for d in (g.shape(outs[0]) or ()))
         if outs else "", "groups": 0, "note": "",
     }
@@ -347,7 +347,7 @@ def _conv_class(n: onnx.NodeProto, g: _Graph) -> OpClass:
 
 
 def _product_class(act_ins: Sequence[str]) -> OpClass:
-    """A product of two activations (attention) or of an activation and a weight (a linear layer)."""
+    """A product of activations (attention) or of an activation and a weight (a linear layer)."""
     return OpClass.MATMUL if len(act_ins) >= 2 else OpClass.LINEAR
 
 

@@ -1,4 +1,4 @@
-"""Measurement CSVs: the format, the published table with a mapping, and bad inputs."""
+"""Measurement CSVs (edgekit.fit.measurements): the format, a column mapping, bad inputs."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from edgekit.cli import main
 from edgekit.errors import ConfigError
-from edgekit.validate import read_measurements
+from edgekit.fit.measurements import read_measurements
 
 from edgekit.data import PUBLISHED_MNV4 as PUBLISHED
 

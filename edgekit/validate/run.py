@@ -1,0 +1,218 @@
+"""One validation run: measure a population here, predict it, fit the roofline, write the results.
+
+:func:`run_validation` times every entry of the population on one runtime
+(:mod:`edgekit.validate.measure`), predicts it with the calibrated host profile and with rooflines
+fit to the measurements (leave-one-out, :mod:`edgekit.fit`), compares per-layer times
+(:mod:`edgekit.validate.layers`) and, with ``out_dir``, writes every table, the scatter figure and
+the metadata (:func:`write_validation`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from edgekit.errors import ConfigError
+from edgekit.fit.costs import ModelCosts, model_costs
+from edgekit.fit.roofline_fit import FitReport, fit_modes
+from edgekit.fit.stats import bootstrap_spearman, error_stats, spearman
+from edgekit.validate.layers import layer_comparison, layer_summary
+from edgekit.validate.measure import log_stderr, measure_population
+from edgekit.validate.population import population
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from edgekit.device import DeviceProfile
+
+
+@dataclass(frozen=True, slots=True)
+class Validation:
+    """Everything one ``validate`` run produced."""
+
+    measurements: pd.DataFrame  # one row per entry: latency_ms (median of repeats), spread, status
+    predictions: pd.DataFrame  # one row per entry: measured and each predictor's prediction
+    summary: pd.DataFrame  # one row per predictor: r_s, errors, and fit parameters
+    layers: pd.DataFrame | None  # one row per layer: measured and predicted layer times
+    fits: dict[str, FitReport]
+    meta: dict[str, Any]
+
+
+def calibrated_host(*, threads: int, precision: str,
+                    log: Callable[[str], None] = log_stderr) -> DeviceProfile:
+    """Calibrate this host (``edgekit calibrate``) and load the result as a profile."""
+    import tempfile
+
+    from edgekit.bench.micro import calibrate_host, profile_toml
+    from edgekit.device import load_profile_file
+
+    log("calibrating this host (edgekit calibrate) ...")
+    cal = calibrate_host(threads=threads)
+    with tempfile.TemporaryDirectory(prefix="edgekit-calibrate-") as tmp:
+        path = Path(tmp) / "host-calibrated.toml"
+        path.write_text(profile_toml(cal, "host-calibrated", precision=precision),
+                        encoding="utf-8")
+        return load_profile_file(path)
+
+
+def summary_row(name: str, pred_s: Any, meas_s: Any, macs: Any, extra: dict[str, Any],
+                ci: bool = True) -> dict[str, Any]:
+    """One predictor's row of the summary: error statistics, r_s (with a bootstrap CI), MACs' r_s."""
+    st = error_stats(pred_s, meas_s)
+    row: dict[str, Any] = {"predictor": name, **st}
+    row["r_s_macs"] = spearman(macs, meas_s)
+    if ci:
+        row["r_s_ci_lo"], row["r_s_ci_hi"] = bootstrap_spearman(pred_s, meas_s)
+    return {**row, **extra}
+
+
+def run_validation(
+    models: Sequence[str] | None = None,
+    *,
+    runtime: str = "onnxruntime",
+    device: str | os.PathLike[str] | DeviceProfile | None = None,
+    devices_dirs: Sequence[str] = (),
+    threads: int = 1,
+    repeats: int = 3,
+    runs: int = 10,
+    warmup: int = 3,
+    min_time_s: float = 0.3,
+    precision: str | None = None,
+    xnnpack: bool = True,
+    include_train_form: bool = True,
+    include_test: bool = False,
+    layers: bool = True,
+    out_dir: str | os.PathLike[str] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    log: Callable[[str], None] = log_stderr,
+) -> Validation:
+    """Measure a population here, predict it with the calibrated and the fitted host profile.
+
+    ``device`` is the calibrated profile (``edgekit calibrate``); when ``None`` this host is
+    calibrated first. Writes ``measurements.csv`` (readable by ``fit-device``), ``predictions.csv``,
+    ``summary.csv``, ``layers.csv``, ``scatter.png`` and ``meta.json`` into ``out_dir``.
+    """
+    import datetime as dt
+    import time
+
+    import numpy as np
+    import pandas as pd
+
+    from edgekit.bench.runners import parse_runtime
+    from edgekit.device import load_device
+
+    t_start = time.time()
+    rt = parse_runtime(runtime)
+    if rt.value == "torch":
+        layers = False
+    if device is None:
+        device = calibrated_host(threads=threads, log=log, precision=precision or (
+            "int8" if rt.value == "litert" else "fp32"))
+    dev = load_device(device, devices_dirs)
+    prec = precision or dev.precision.value
+    if prec != dev.precision.value:
+        raise ConfigError(f"--precision {prec} conflicts with device {dev.name}, which is "
+                          f"{dev.precision.value}; calibrate a {prec} profile or drop --precision")
+    entries = population(models, include_train_form=include_train_form,
+                         include_test=include_test)
+    if len(entries) < 3:
+        raise ConfigError(f"validation needs at least 3 models, got {len(entries)}; "
+                          "widen --models")
+    log(f"population: {len(entries)} entries; runtime {rt.value} {prec}, {threads} thread(s)")
+    estimates: dict[str, Any] = {}
+    costs: dict[str, ModelCosts] = {}
+    for e in entries:
+        c, est = model_costs(e.model, dev, resolution=e.resolution, deploy=e.deploy)
+        costs[e.label] = c.relabel(e.label)
+        estimates[e.label] = est
+    all_meas = measure_population(entries, runtime=rt.value, threads=threads, repeats=repeats,
+                                  runs=runs, warmup=warmup, min_time_s=min_time_s,
+                                  precision=prec, xnnpack=xnnpack, cache_dir=cache_dir, log=log)
+    all_meas["macs"] = [costs[e.label].total_macs for e in entries]
+    all_meas["device"] = dev.name
+    ok = (all_meas["status"] == "measured").to_numpy()
+    failures = all_meas.loc[~ok, ["label", "error"]].to_dict(orient="records")
+    entries = [e for e, good in zip(entries, ok, strict=True) if good]
+    meas = all_meas[ok].reset_index(drop=True)
+    if len(entries) < 3:
+        raise ConfigError(f"only {len(entries)} models ran on {rt.value}; failures: {failures}")
+    measured_s = meas["latency_ms"].to_numpy() / 1e3
+    macs = meas["macs"].to_numpy()
+    cal_pred = np.array([estimates[e.label].latency_s for e in entries])
+    c_list = [costs[e.label] for e in entries]
+    fits = fit_modes(c_list, measured_s)
+    pred = meas[["label", "model", "deploy", "resolution", "macs", "latency_ms"]].copy()
+    pred["calibrated_ms"] = cal_pred * 1e3
+    # MACs alone, scaled by the one factor that best fits (geometric mean), for its error figures.
+    k = float(np.exp(np.median(np.log(measured_s / macs))))
+    pred["macs_only_ms"] = macs * k * 1e3
+    summary = [
+        summary_row("macs_only (scaled)", macs * k, measured_s, macs, {}),
+        summary_row(f"calibrated ({dev.name})", cal_pred, measured_s, macs,
+                    {"peak_gmac_s": dev.peak_gmac_s.value, "mem_gb_s": dev.mem_gb_s.value,
+                     "ridge_mac_per_byte": dev.ridge_mac_per_byte,
+                     "overhead_ms": dev.overhead_s * 1e3}),
+    ]
+    for name, rep in fits.items():
+        pred[f"{name}_loo_ms"] = np.array(rep.loo_pred_s) * 1e3
+        summary.append(summary_row(f"fitted {name} (LOO)", np.array(rep.loo_pred_s),
+                                   measured_s, macs, rep.fit.row()))
+    summary_df = pd.DataFrame(summary)
+    layer_df = None
+    if layers and rt.value == "onnxruntime":
+        layer_df = layer_comparison(entries, meas, estimates, costs, fits["roofline"].fit,
+                                    threads=threads, log=log)
+        layers_summary = layer_summary(layer_df)
+    else:
+        layers_summary = pd.DataFrame()
+    meta = {
+        "date": dt.datetime.now().isoformat(timespec="seconds"), "runtime": rt.value,
+        "precision": prec, "threads": threads, "xnnpack": xnnpack if rt.value == "litert" else None,
+        "repeats": repeats, "device": dev.name, "device_fingerprint": dev.fingerprint(),
+        "entries": len(entries), "failed": failures,
+        "elapsed_s": round(time.time() - t_start, 1),
+        "layer_summary": layers_summary.to_dict(orient="records"),
+        **_run_context(),
+    }
+    result = Validation(all_meas, pred, summary_df, layer_df, fits, meta)
+    if out_dir is not None:
+        write_validation(result, out_dir)
+    return result
+
+
+def _run_context() -> dict[str, Any]:
+    from edgekit._meta import git_commit
+    from edgekit.bench.results import affinity, host_description, versions
+
+    return {"host": host_description(), "affinity": list(affinity()), "git_commit": git_commit(),
+            "versions": versions("edgekit", "onnxruntime", "ai-edge-litert", "torch", "timm",
+                                 "numpy", "scipy")}
+
+
+def write_validation(v: Validation, out_dir: str | os.PathLike[str]) -> list[Path]:
+    """Write a run's tables, figure and metadata; returns the paths written."""
+    import json
+
+    from edgekit.report.validation_figures import scatter_figure
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "measurements.csv", out / "predictions.csv", out / "summary.csv"]
+    v.measurements.to_csv(paths[0], index=False)
+    v.predictions.to_csv(paths[1], index=False)
+    v.summary.to_csv(paths[2], index=False)
+    if v.layers is not None:
+        paths.append(out / "layers.csv")
+        v.layers.to_csv(paths[-1], index=False)
+    fig = scatter_figure(v.predictions)
+    paths.append(out / "scatter.png")
+    fig.savefig(paths[-1], dpi=120, bbox_inches="tight")
+    paths.append(out / "meta.json")
+    paths[-1].write_text(json.dumps(v.meta, indent=2, default=str), encoding="utf-8")
+    return paths
+
+
+__all__ = ["Validation", "calibrated_host", "run_validation", "summary_row", "write_validation"]
