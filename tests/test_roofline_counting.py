@@ -7,7 +7,14 @@ import pytest
 onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper  # noqa: E402
 
-from edgekit.roofline.counting import count_graph, module_of  # noqa: E402
+from edgekit.roofline.counting import (  # noqa: E402
+    ACTIVATION_OPS,
+    ELEMENTWISE_OPS,
+    NORM_OPS,
+    count_graph,
+    module_of,
+)
+from edgekit.roofline.opclass import OpClass  # noqa: E402
 
 F = TensorProto.FLOAT
 
@@ -32,12 +39,14 @@ def _rows(model):
     return {r["name"]: r for r in count_graph(model)}
 
 
-@pytest.mark.parametrize(("cin", "cout", "k", "group", "note"), [
-    (8, 16, 3, 1, "conv 3x3"),           # dense
-    (8, 16, 3, 4, "grouped conv 3x3"),   # grouped
-    (8, 8, 5, 8, "depthwise 5x5"),       # depthwise
+@pytest.mark.parametrize(("cin", "cout", "k", "group", "note", "op_class"), [
+    (8, 16, 3, 1, "conv 3x3", "dense_conv"),          # dense
+    (8, 16, 3, 4, "grouped conv 3x3", "grouped_conv"),  # grouped
+    (8, 8, 5, 8, "depthwise 5x5", "depthwise"),       # depthwise
+    (8, 16, 3, 8, "depthwise 3x3", "depthwise"),      # depthwise, channel multiplier 2
+    (8, 8, 3, 4, "grouped conv 3x3", "grouped_conv"),  # 2 input channels per filter
 ])
-def test_conv(cin, cout, k, group, note):
+def test_conv(cin, cout, k, group, note, op_class):
     h = 10  # same padding, stride 1 -> 10x10 output
     m = _model([helper.make_node("Conv", ["x", "w", "b"], ["y"], name="conv", group=group,
                                  pads=[k // 2] * 4)],
@@ -50,6 +59,7 @@ def test_conv(cin, cout, k, group, note):
     assert r["in_act_elems"] == cin * h * h
     assert r["out_act_elems"] == cout * h * h
     assert r["kind"] == "compute" and r["note"].startswith(note)
+    assert r["op_class"] == op_class and r["groups"] == group
 
 
 def test_strided_conv_counts_output_positions():
@@ -66,6 +76,7 @@ def test_gemm_linear():
     assert r["macs"] == 2 * 10 * 64
     assert (r["weight_elems"], r["bias_elems"]) == (640, 10)
     assert (r["in_act_elems"], r["out_act_elems"]) == (128, 20)
+    assert r["op_class"] == "linear"
 
 
 def test_matmul_with_weight():
@@ -74,6 +85,7 @@ def test_matmul_with_weight():
     r = _rows(m)["mm"]
     assert r["macs"] == 49 * 32 * 64
     assert r["weight_elems"] == 32 * 64 and r["in_act_elems"] == 49 * 32
+    assert r["op_class"] == "linear"
 
 
 def test_attention_qk_and_av():
@@ -93,6 +105,8 @@ def test_attention_qk_and_av():
     assert r["sm"]["macs"] == 0 and r["sm"]["kind"] == "elementwise"
     assert r["t"]["kind"] == "movement" and r["t"]["macs"] == 0
     assert r["t"]["in_act_elems"] == r["t"]["out_act_elems"] == b * heads * n * d
+    assert (r["qk"]["op_class"], r["av"]["op_class"]) == ("matmul", "matmul")
+    assert (r["sm"]["op_class"], r["t"]["op_class"]) == ("norm", "data_movement")
 
 
 def test_mobile_mqa_shared_keys_and_values():
@@ -122,6 +136,7 @@ def test_pooling():
     assert r["max"]["macs"] == 8 * 8 * 8 * 4
     assert r["gap"]["macs"] == 8 * 8 * 8
     assert all(r[k]["weight_elems"] == 0 for k in ("avg", "max", "gap"))
+    assert all(r[k]["op_class"] == "pool" for k in ("avg", "max", "gap"))
 
 
 def test_elementwise_ops_and_bias_add():
@@ -142,6 +157,8 @@ def test_elementwise_ops_and_bias_add():
     assert r["bias_add"]["fusable"] and r["scale"]["fusable"]
     assert not r["relu"]["fusable"]  # its input is a graph input (x also feeds the residual)
     assert not r["residual"]["fusable"]  # two activation inputs
+    assert r["relu"]["op_class"] == "activation"
+    assert all(r[k]["op_class"] == "elementwise" for k in ("bias_add", "scale", "residual"))
 
 
 def test_data_movement_and_views():
@@ -162,6 +179,7 @@ def test_data_movement_and_views():
     assert r["cat"]["kind"] == "movement"
     assert r["view"]["in_act_elems"] == r["view"]["out_act_elems"] == 0
     assert r["view"]["note"] == "view (no copy)"
+    assert all(r[k]["op_class"] == "data_movement" for k in ("pad", "cat", "view"))
 
 
 def test_parameter_inputs_and_folded_constants():
@@ -174,6 +192,7 @@ def test_parameter_inputs_and_folded_constants():
     assert r["wT"]["note"] == "folded constant" and r["wT"]["in_act_elems"] == 0
     assert r["mm"]["weight_elems"] == 35 and r["mm"]["in_act_elems"] == 15
     assert r["mm"]["macs"] == 3 * 7 * 5
+    assert (r["wT"]["op_class"], r["mm"]["op_class"]) == ("constant", "linear")
 
 
 def test_unknown_op_counts_memory_only():
@@ -183,7 +202,20 @@ def test_unknown_op_counts_memory_only():
         opset_imports=[helper.make_opsetid("", 20), helper.make_opsetid("custom", 1)])
     r = count_graph(m)[0]
     assert r["kind"] == "other" and r["macs"] == 0 and r["in_act_elems"] == 6
-    assert "unknown op" in r["note"]
+    assert "unknown op" in r["note"] and r["op_class"] == "other"
+
+
+def test_norm_and_activation_classes_split_the_elementwise_ops():
+    assert NORM_OPS <= ELEMENTWISE_OPS and ACTIVATION_OPS <= ELEMENTWISE_OPS
+    assert not NORM_OPS & ACTIVATION_OPS
+    m = _model([
+        helper.make_node("LayerNormalization", ["x", "g", "b"], ["n"], name="ln", axis=-1),
+        helper.make_node("Gelu", ["n"], ["a"], name="gelu"),
+        helper.make_node("Div", ["a", "x"], ["y"], name="div"),
+    ], [("x", [1, 8, 16])], [("y", [1, 8, 16])], [("g", [16]), ("b", [16])])
+    r = _rows(m)
+    assert [r[k]["op_class"] for k in ("ln", "gelu", "div")] == ["norm", "activation",
+                                                               "elementwise"]
 
 
 @pytest.mark.parametrize(("name", "module"), [
@@ -196,20 +228,67 @@ def test_module_of(name, module):
     assert module_of(name) == module
 
 
-def test_groups_column_tells_depthwise_from_grouped() -> None:
-    """The layer table records each conv's group count; validate's op classes rely on it."""
+def test_op_class_of_torch_convs() -> None:
+    """Dense, depthwise and grouped convs of a torch module, classified from the exported node."""
     from torch import nn
 
-    from edgekit.roofline import layer_table
-    from edgekit.validate import costs_from_layers
+    from edgekit.fit import costs_from_layers
+    from edgekit.roofline import estimate_latency, layer_table
 
     m = nn.Sequential(nn.Conv2d(3, 8, 1),                         # dense 1x1 (RGB input)
                       nn.Conv2d(8, 8, 3, padding=1, groups=8),   # depthwise
                       nn.Conv2d(8, 8, 3, padding=1, groups=2),   # grouped
-                      nn.Conv2d(8, 9, 1))                         # dense 1x1
+                      nn.Conv2d(8, 16, 3, padding=1, groups=8),  # depthwise, multiplier 2
+                      nn.Conv2d(16, 9, 1))                        # dense 1x1
     t = layer_table(m, 8, cache=False)
     convs = t[t["op_type"] == "Conv"]
-    assert convs["groups"].tolist() == [1, 8, 2, 1]
-    costs = costs_from_layers("m", t.assign(bytes=1.0))
-    conv_classes = [c for c, o in zip(costs.op_class, t["op_type"], strict=True) if o == "Conv"]
-    assert conv_classes == ["conv", "depthwise", "conv", "conv"]
+    assert convs["groups"].tolist() == [1, 8, 2, 8, 1]
+    assert convs["op_class"].tolist() == ["dense_conv", "depthwise", "grouped_conv", "depthwise",
+                                          "dense_conv"]
+    costs = costs_from_layers("m", estimate_latency(t, "x86-desktop-cpu").layers)
+    groups = [c for c, o in zip(costs.fit_group, t["op_type"], strict=True) if o == "Conv"]
+    assert groups == ["conv", "depthwise", "conv", "depthwise", "conv"]
+
+
+def test_op_class_of_torch_attention_and_linear() -> None:
+    """``q @ kᵀ`` and ``attn @ v`` multiply two activations (matmul); ``nn.Linear`` is linear."""
+    import torch
+    from torch import nn
+
+    from edgekit.roofline import layer_table
+
+    class Attention(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.qkv = nn.Linear(8, 24)
+            self.proj = nn.Linear(8, 8)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, 3, H, W)
+            x = x.flatten(2).transpose(1, 2)[..., :1].expand(-1, -1, 8)  # (B, N, 8)
+            q, k, v = self.qkv(x).chunk(3, dim=-1)
+            a = (q @ k.transpose(-2, -1)).softmax(dim=-1)
+            return self.proj(a @ v)
+
+    t = layer_table(Attention(), 4, cache=False)
+    prod = t[t["op_type"].isin(["MatMul", "Gemm"])]
+    by_module = dict(zip(prod["name"], prod["op_class"], strict=True))
+    assert sorted(by_module.values()) == ["linear", "linear", "matmul", "matmul"]
+    assert all(v == "linear" for k, v in by_module.items() if "qkv" in k or "proj" in k)
+    assert (t.loc[t["op_type"] == "Softmax", "op_class"] == "norm").all()
+
+
+@pytest.mark.usefixtures("module_cache")
+@pytest.mark.parametrize("model", ["test_mobilenetv4_hybrid", "test_efficientformer",
+                                   "test_mobileone"])
+def test_op_class_column_of_test_models(model: str) -> None:
+    """Every row carries a known class, consistent with what the note says."""
+    from edgekit.roofline import layer_table
+
+    t = layer_table(model)
+    assert set(t["op_class"]) <= {c.value for c in OpClass}
+    conv = t[t["op_type"] == "Conv"]
+    assert ((conv["op_class"] == "depthwise") == conv["note"].str.startswith("depthwise")).all()
+    mm = t[t["op_type"] == "MatMul"]
+    assert ((mm["op_class"] == "matmul") == mm["note"].str.startswith("attention")).all()
+    free = t[t["op_class"] == "constant"]
+    assert (free[["macs", "in_act_elems", "out_act_elems"]] == 0).all().all()

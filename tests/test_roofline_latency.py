@@ -11,6 +11,7 @@ import pytest
 from edgekit.device import DeviceProfile, list_devices
 from edgekit.roofline import analyze, estimate_latency, ridge_profile, sweep
 from edgekit.roofline.counting import COLUMNS
+from edgekit.roofline.latency import roofline_time_s
 
 
 def _profile(name="dev", peak=100.0, bw=10.0, precision="int8", fuses=(), overhead=None):
@@ -26,8 +27,9 @@ def _profile(name="dev", peak=100.0, bw=10.0, precision="int8", fuses=(), overhe
 
 
 def _row(name, op_type, kind, macs=0, w=0, b=0, i=0, o=0, fusable=False, producer=""):
-    return {"name": name, "op_type": op_type, "module": "", "kind": kind, "macs": macs,
-            "weight_elems": w, "bias_elems": b, "in_act_elems": i, "out_act_elems": o,
+    cls = {"Conv": "dense_conv", "Relu": "activation", "Add": "elementwise"}.get(op_type, "other")
+    return {"name": name, "op_type": op_type, "module": "", "kind": kind, "op_class": cls,
+            "macs": macs, "weight_elems": w, "bias_elems": b, "in_act_elems": i, "out_act_elems": o,
             "fusable": fusable, "producer": producer, "out_shape": "", "note": ""}
 
 
@@ -55,6 +57,23 @@ def test_bytes_follow_precision(conv_relu, precision, nbytes, bias):
     assert conv["activation_bytes"] == (2000 + 3000) * nbytes
     relu = est.layers.iloc[1]
     assert relu["bytes"] == 6000 * nbytes and not relu["fused"]  # no fuses in this profile
+
+
+def test_roofline_formula_by_hand():
+    # 1e9 MAC/s, 1e6 B/s: layer 1 compute-bound (1 ms vs 0.1 ms), layer 2 memory-bound (0 vs
+    # 2 ms), layer 3 compute only, layer 4 nothing.
+    t = roofline_time_s(np.array([1e6, 0.0, 5e5, 0.0]), np.array([100.0, 2000.0, 0.0, 0.0]),
+                        1e9, 1e6)
+    assert t.tolist() == [1e-3, 2e-3, 5e-4, 0.0]
+    assert float(roofline_time_s(2e9, 1e6, 1e9, 1e6)) == 2.0  # scalars: max(2 s, 1 s)
+
+
+def test_estimate_uses_the_formula(conv_relu):
+    est = estimate_latency(conv_relu, _profile(peak=100.0, bw=10.0))
+    lay = est.layers
+    want = roofline_time_s(lay["macs"].to_numpy(float), lay["bytes"].to_numpy(float), 1e11, 1e10)
+    np.testing.assert_array_equal(lay["time_s"].to_numpy(), want)
+    np.testing.assert_array_equal(lay["time_s"], np.maximum(lay["compute_s"], lay["memory_s"]))
 
 
 def test_hand_computed_latency_and_bound(conv_relu):
