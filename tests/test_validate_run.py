@@ -31,7 +31,8 @@ DEVICE = "x86-desktop-cpu"  # an fp32 onnx profile, so no calibration run is nee
 
 
 @pytest.fixture(scope="module")
-def validation(tmp_path_factory: pytest.TempPathFactory, module_cache: None) -> tuple[Validation, Path]:
+def validation(tmp_path_factory: pytest.TempPathFactory,
+               module_cache: None) -> tuple[Validation, Path]:
     out = tmp_path_factory.mktemp("validation")
     v = run_validation(MODELS, device=DEVICE, include_test=True, repeats=2, runs=3, warmup=1,
                        min_time_s=0.0, out_dir=out, cache_dir=tmp_path_factory.mktemp("onnx"),

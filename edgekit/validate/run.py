@@ -60,7 +60,7 @@ def calibrated_host(*, threads: int, precision: str,
 
 def summary_row(name: str, pred_s: Any, meas_s: Any, macs: Any, extra: dict[str, Any],
                 ci: bool = True) -> dict[str, Any]:
-    """One predictor's row of the summary: error statistics, r_s (with a bootstrap CI), MACs' r_s."""
+    """One predictor's summary row: error statistics, r_s with a bootstrap CI, and MACs' r_s."""
     st = error_stats(pred_s, meas_s)
     row: dict[str, Any] = {"predictor": name, **st}
     row["r_s_macs"] = spearman(macs, meas_s)
