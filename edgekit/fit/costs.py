@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
+from types import MappingProxyType
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +33,7 @@ class FitGroup(enum.StrEnum):
     DATA_MOVEMENT = "data_movement"  # reshapes, transposes, pooling, elementwise, concat
 
 
-FIT_GROUPS: Mapping[OpClass, FitGroup] = {
+FIT_GROUPS: Mapping[OpClass, FitGroup] = MappingProxyType({
     OpClass.DENSE_CONV: FitGroup.CONV,
     OpClass.GROUPED_CONV: FitGroup.CONV,  # a dense conv per group
     OpClass.LINEAR: FitGroup.CONV,
@@ -45,7 +46,7 @@ FIT_GROUPS: Mapping[OpClass, FitGroup] = {
     OpClass.DATA_MOVEMENT: FitGroup.DATA_MOVEMENT,
     OpClass.CONSTANT: FitGroup.DATA_MOVEMENT,
     OpClass.OTHER: FitGroup.DATA_MOVEMENT,
-}
+})
 
 # The ONNX ops of GELU and of a decomposed LayerNorm (mean, power, square root, division). The fit
 # has grouped them with attention and normalization since its first reported numbers, whatever

@@ -7,6 +7,7 @@ or touches pyplot's global state. Callers save with ``fig.savefig(path)``.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -14,12 +15,12 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 # Prediction columns of ``Validation.predictions`` drawn in the scatter plot, with their legends.
-SCATTER_COLUMNS: Mapping[str, str] = {
+SCATTER_COLUMNS: Mapping[str, str] = MappingProxyType({
     "calibrated_ms": "roofline, calibrated profile",
     "roofline_loo_ms": "roofline, fitted (LOO)",
     "roofline+classes_loo_ms": "roofline + op classes, fitted (LOO)",
     "macs_only_ms": "MACs only (scaled)",
-}
+})
 
 
 def scatter_figure(pred: pd.DataFrame, columns: Mapping[str, str] = SCATTER_COLUMNS) -> Figure:
