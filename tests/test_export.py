@@ -499,6 +499,15 @@ def test_all_targets_goes_on_after_a_failure(monkeypatch: pytest.MonkeyPatch, tm
     assert not list(out.glob(".*")), "the shared conversion cache was not removed"
 
 
+def test_edgekit_export_stays_callable_after_the_package_is_imported() -> None:
+    import edgekit
+    import edgekit.export.registry  # binds the package to edgekit.export
+
+    for _ in range(2):  # the first call resolves the lazy name; the second meets the package
+        with pytest.raises(ConfigError, match="no --target and no --format given"):
+            edgekit.export(MODEL, log=None)
+
+
 def test_nn_module_needs_a_resolution() -> None:
     import torch
 

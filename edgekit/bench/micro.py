@@ -99,12 +99,13 @@ def _invoker(graph: Any, threads: int, feed: dict[str, Any]) -> Any:
     from edgekit.bench.results import Runtime
     from edgekit.bench.runners import exporter_for_runtime
 
+    exporter = exporter_for_runtime(Runtime.ONNXRUNTIME)
     model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 17)])
     model.ir_version = 8
     with tempfile.TemporaryDirectory() as td:  # the session keeps the graph in memory
-        path = Path(td) / f"{graph.name}.onnx"
+        path = Path(td) / f"{graph.name}{exporter.suffix}"
         onnx.save(model, str(path))
-        runner = exporter_for_runtime(Runtime.ONNXRUNTIME).load(path, threads=threads)
+        runner = exporter.load(path, threads=threads)
     return runner.invoker(feed)
 
 

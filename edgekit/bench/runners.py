@@ -349,7 +349,7 @@ def profile_onnxruntime(path: str, *, threads: int = 1, runs: int = 10, warmup: 
     node_names = {n.name for n in orig.graph.node}
     exporter: Any = exporter_for_runtime(Runtime.ONNXRUNTIME)  # its loader takes profiler options
     with tempfile.TemporaryDirectory() as td:
-        opt_path = os.path.join(td, "opt.onnx")
+        opt_path = os.path.join(td, f"optimized{exporter.suffix}")
         runner = exporter.load(Path(path), threads=threads, profile_prefix=os.path.join(td, "prof"),
                                optimized_model_path=opt_path)
         feed = random_feed(runner, seed)

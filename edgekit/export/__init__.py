@@ -23,6 +23,8 @@ one module (the registry, say, which device profiles consult) does not import th
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and IDEs
@@ -72,3 +74,20 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted({*globals(), *_LAZY})
+
+
+class _CallablePackage(types.ModuleType):
+    """This package, callable as :func:`export`.
+
+    ``edgekit.export`` is a lazy name for the function, but importing any module of this package
+    binds the package itself to ``edgekit.export``; calling it still exports, so
+    ``edgekit.export(model, target)`` works whatever was imported first.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from edgekit.export.pipeline import export
+
+        return export(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallablePackage
