@@ -1,4 +1,4 @@
-"""Runners, per-layer profiling, host calibration, the artifact cache, and the bench/calibrate CLIs."""
+"""Runners, per-layer profiling, host calibration, the artifact cache, bench and calibrate CLIs."""
 
 from __future__ import annotations
 
