@@ -6,7 +6,8 @@ its runtime fuses into the producing layer, and which ops it cannot run. The rid
 (MACs per byte at which a layer stops being memory-bound) is derived as
 ``peak_gmac_s / mem_gb_s`` and never stated twice. Numbers must be finite (no ``inf``: the
 profile must survive JSON), and ``fuses`` / ``unsupported_ops`` must be ONNX op types, so that a
-typo is an error rather than an op that silently never matches.
+typo is an error rather than an op that silently never matches. ``format`` must be a format
+registered under the ``edgekit.exporters`` entry points (so a plug-in format can be a target).
 
 Profiles are searched, in order, in ``--devices-dir`` directories, in the ``os.pathsep``-separated
 directories of ``EDGEKIT_DEVICES``, and in the profiles shipped with edgekit (``devices/``).
@@ -43,11 +44,12 @@ import os
 import tomllib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from edgekit.errors import ConfigError, did_you_mean, unknown_name
+from edgekit.precision import Precision
 
 ENV_VAR = "EDGEKIT_DEVICES"
 
@@ -57,22 +59,6 @@ class ComputeKind(enum.StrEnum):
     GPU = "gpu"
     DSP = "dsp"
     NPU = "npu"
-
-
-class Precision(enum.StrEnum):
-    INT8 = "int8"
-    FP16 = "fp16"
-    FP32 = "fp32"
-
-    @property
-    def bytes(self) -> int:
-        """Bytes per activation or weight element at this precision."""
-        return {"int8": 1, "fp16": 2, "fp32": 4}[self.value]
-
-    @property
-    def bias_bytes(self) -> int:
-        """Bytes per bias element (int8 kernels accumulate and store bias in int32)."""
-        return 4 if self is Precision.INT8 else self.bytes
 
 
 class Confidence(enum.StrEnum):
@@ -113,7 +99,7 @@ class DeviceProfile(_Strict):
     description: str
     kind: ComputeKind
     precision: Precision
-    format: Literal["tflite", "coreml", "onnx"]
+    format: str  # a registered export format (edgekit.export.list_formats())
     runtime: str = ""
     peak_gmac_s: Sourced
     mem_gb_s: Sourced
@@ -122,6 +108,19 @@ class DeviceProfile(_Strict):
     unsupported_ops: tuple[str, ...] = ()
     notes: str = ""
     sweep: bool = False  # a hardware-independent ridge-point profile, not a real device
+
+    @field_validator("format")
+    @classmethod
+    def _registered_format(cls, value: str) -> str:
+        from edgekit.export.registry import list_formats  # the plug-ins own the format names
+
+        formats = list_formats()
+        if value in formats:
+            return value
+        hint = (f"; format names are lowercase: did you mean '{value.lower()}'?"
+                if value.lower() in formats else did_you_mean(value, formats))
+        raise ValueError(f"names '{value}', which is not a registered export format{hint} "
+                         f"(valid formats: {', '.join(formats)})")
 
     @field_validator("fuses", "unsupported_ops")
     @classmethod

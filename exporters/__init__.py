@@ -1,8 +1,10 @@
 """Export formats, one module each, registered under the ``edgekit.exporters`` entry-point group.
 
 Installed as ``edgekit.exporters`` (``package-dir`` in ``pyproject.toml``). Each module defines one
-class following :class:`edgekit.export.Exporter`; the core finds them only through the entry points,
-so a third-party package adds a format by declaring its own entry point in the same group.
+class following :class:`edgekit.export.Exporter` (name, suffix, precisions, runtime, conversion,
+inspection and the loader that verification and benchmarks share); the core finds them only
+through the entry points, so a third-party package adds a format by declaring its own entry point
+in the same group.
 Heavy toolchains are imported inside methods, so loading an entry point is cheap and a missing
 toolchain surfaces as :class:`edgekit.errors.ToolchainMissingError` naming the extra to install.
 """

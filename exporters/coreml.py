@@ -18,13 +18,19 @@ from __future__ import annotations
 
 import platform
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from edgekit.device import Precision
-from edgekit.export import ConvertOptions, Inventory, NotRunnableError, OpRecord, TensorSpec
+from edgekit.export.protocol import (
+    ConvertOptions,
+    Inventory,
+    NotRunnableError,
+    OpRecord,
+    TensorSpec,
+)
 from edgekit.exporters import require, versions
+from edgekit.precision import Precision
 
 if TYPE_CHECKING:
     import numpy as np
@@ -64,6 +70,29 @@ def _mil_dtype_name(value: int) -> str:
     return MIL_pb2.DataType.Name(value).lower()
 
 
+class CoremlRunner:
+    """A Core ML model loaded by coremltools (macOS only)."""
+
+    def __init__(self, model: Any, inputs: list[TensorSpec], outputs: list[TensorSpec]) -> None:
+        self._model = model
+        self.inputs = tuple(inputs)
+        self._output = outputs[0].name
+        self.precision = "fp16" if inputs and inputs[0].dtype == "float16" else "fp32"
+
+    def run(self, images: np.ndarray) -> np.ndarray:
+        import numpy as np
+
+        name = self.inputs[0].name
+        dtype = np.float16 if self.inputs[0].dtype == "float16" else np.float32
+        res = [self._model.predict({name: images[i:i + 1].astype(dtype)})[self._output]
+               for i in range(len(images))]
+        return np.concatenate([np.asarray(r, dtype=np.float32) for r in res])
+
+    def invoker(self, feed: Mapping[str, np.ndarray]) -> Callable[[], object]:
+        model, bound = self._model, dict(feed)
+        return lambda: model.predict(bound)
+
+
 class CoremlExporter:
     """Core ML ML Program (FP16 by default, int8 weights optional)."""
 
@@ -71,7 +100,10 @@ class CoremlExporter:
     suffix: ClassVar[str] = ".mlpackage"
     precisions: ClassVar[tuple[Precision, ...]] = (Precision.FP16, Precision.FP32, Precision.INT8)
     extra: ClassVar[str] = "coreml"
+    toolchain: ClassVar[tuple[str, ...]] = ("coremltools",)
     input_layout: ClassVar[str] = "NCHW"
+    runtime: ClassVar[str] = "coreml"
+    dynamic_batch: ClassVar[bool] = False
 
     def check_toolchain(self, precision: Precision) -> None:
         require("coremltools", "coremltools", self.extra, "Core ML export")
@@ -153,21 +185,15 @@ class CoremlExporter:
                     for n, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
         return Inventory(ops)
 
-    def runner(self, artifact: Path) -> Callable[[np.ndarray], np.ndarray]:
-        if platform.system() != "Darwin":
+    def can_run_here(self) -> bool:
+        return platform.system() == "Darwin"  # Core ML prediction exists on macOS only
+
+    def load(self, artifact: Path, *, threads: int = 2, delegates: bool = True) -> CoremlRunner:
+        """A coremltools model (macOS only; Core ML picks its compute units and threads)."""
+        if not self.can_run_here():
             raise NotRunnableError(
                 "Core ML prediction needs macOS; on this platform edgekit checked inputs, "
                 "outputs, op list and size only (re-run the export on a Mac for numbers)")
-        import numpy as np
-
         ct = require("coremltools", "coremltools", self.extra, "running Core ML models")
-        ml = ct.models.MLModel(str(artifact))
         ins, outs = self.io(artifact)
-        in_dtype = np.float16 if ins[0].dtype == "float16" else np.float32
-
-        def run(images: np.ndarray) -> np.ndarray:
-            res = [ml.predict({ins[0].name: images[i:i + 1].astype(in_dtype)})[outs[0].name]
-                   for i in range(len(images))]
-            return np.concatenate([np.asarray(r, dtype=np.float32) for r in res])
-
-        return run
+        return CoremlRunner(ct.models.MLModel(str(artifact)), ins, outs)

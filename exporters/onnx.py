@@ -2,21 +2,24 @@
 
 The model goes through the single torch->ONNX path (:func:`edgekit._onnx.torch_to_onnx`, legacy
 TorchScript exporter, which folds BatchNorm in eval mode), then onnxslim (or onnxsim when onnxslim
-is absent) folds constants and removes redundant nodes. Verification runs the artifact with
-onnxruntime on the CPU. The op inventory is the graph's op types, which are already ONNX names.
+is absent) folds constants and removes redundant nodes. The op inventory is the graph's op types,
+which are already ONNX names.
+
+:meth:`OnnxExporter.load` is the one onnxruntime set-up (CPU provider, pinned intra-op threads,
+sequential execution) that verification, ``edgekit bench`` and the host micro-benchmarks share.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from edgekit.device import Precision
-from edgekit.errors import missing_toolchain
-from edgekit.export import ConvertOptions, Inventory, OpRecord, TensorSpec
-from edgekit.exporters import versions
+from edgekit.errors import ConfigError, missing_toolchain
+from edgekit.export.protocol import ConvertOptions, Inventory, OpRecord, TensorSpec
+from edgekit.exporters import require, versions
+from edgekit.precision import Precision
 
 if TYPE_CHECKING:
     import numpy as np
@@ -25,6 +28,9 @@ if TYPE_CHECKING:
 
 _ELEM = {1: "float32", 2: "uint8", 3: "int8", 6: "int32", 7: "int64", 9: "bool", 10: "float16",
          11: "float64", 16: "bfloat16"}
+# onnxruntime's type strings -> numpy dtype names (anything else is fed as float32)
+_ORT_TYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(int8)": "int8",
+              "tensor(uint8)": "uint8", "tensor(int64)": "int64"}
 
 
 def _simplifier() -> tuple[str, Callable[[onnx.ModelProto], onnx.ModelProto]]:
@@ -48,14 +54,74 @@ def _simplifier() -> tuple[str, Callable[[onnx.ModelProto], onnx.ModelProto]]:
     return "onnxsim", simplify
 
 
+def session_options(threads: int, *, profile_prefix: str | None = None,
+                    optimized_model_path: str | None = None) -> Any:
+    """onnxruntime session options pinned to ``threads`` intra-op threads, sequential execution."""
+    ort = require("onnxruntime", "onnxruntime", OnnxExporter.extra, "running ONNX models")
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.log_severity_level = 3  # errors only: the NCHWc serialization warning is expected
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Spinning threads burn the other core between runs; one thread has nothing to wait on.
+    so.add_session_config_entry("session.intra_op.allow_spinning", "1" if threads > 1 else "0")
+    if profile_prefix:
+        so.enable_profiling = True
+        so.profile_file_prefix = profile_prefix
+    if optimized_model_path:
+        so.optimized_model_filepath = optimized_model_path
+    return so
+
+
+class OrtRunner:
+    """An ONNX artifact in an onnxruntime CPU session."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+        self.inputs = tuple(
+            TensorSpec(i.name, tuple(d if isinstance(d, (int, str)) else "?" for d in i.shape),
+                       _ORT_TYPES.get(i.type, "float32"), "NCHW")
+            for i in session.get_inputs())
+        first = self.inputs[0].dtype if self.inputs else "float32"
+        self.precision = ("int8" if first in ("int8", "uint8") else
+                          "fp16" if first == "float16" else "fp32")
+        self._outputs = [o.name for o in session.get_outputs()]
+
+    def run(self, images: np.ndarray) -> np.ndarray:
+        import numpy as np
+
+        name, batch = self.inputs[0].name, self.inputs[0].shape[0]
+        x = np.ascontiguousarray(images, dtype=np.float32)
+        if not isinstance(batch, int):  # a symbolic batch: one call
+            return self.session.run(None, {name: x})[0]
+        return np.concatenate([self.session.run(None, {name: x[i:i + batch]})[0]
+                               for i in range(0, len(x), batch)])
+
+    def invoker(self, feed: Mapping[str, np.ndarray]) -> Callable[[], object]:
+        sess, outputs, bound = self.session, self._outputs, dict(feed)
+
+        def invoke() -> object:
+            return sess.run(outputs, bound)
+
+        return invoke
+
+    def end_profiling(self) -> str:
+        """Stop onnxruntime's profiler (``profile_prefix`` given to load); the trace's path."""
+        return str(self.session.end_profiling())
+
+
 class OnnxExporter:
-    """ONNX opset 20, fp32, simplified; verified with onnxruntime."""
+    """ONNX opset 20, fp32, simplified; run with onnxruntime."""
 
     name: ClassVar[str] = "onnx"
     suffix: ClassVar[str] = ".onnx"
     precisions: ClassVar[tuple[Precision, ...]] = (Precision.FP32,)
     extra: ClassVar[str] = "onnx"
+    toolchain: ClassVar[tuple[str, ...]] = ("onnxslim", "onnxsim")
     input_layout: ClassVar[str] = "NCHW"
+    runtime: ClassVar[str] = "onnxruntime"
+    dynamic_batch: ClassVar[bool] = True
 
     def check_toolchain(self, precision: Precision) -> None:
         _simplifier()
@@ -124,21 +190,23 @@ class OnnxExporter:
                     for op, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
         return Inventory(ops)
 
-    def runner(self, artifact: Path) -> Callable[[np.ndarray], np.ndarray]:
-        import numpy as np
+    def can_run_here(self) -> bool:
+        return True  # onnxruntime's CPU provider runs everywhere edgekit installs
+
+    def load(self, artifact: Path, *, threads: int = 2, delegates: bool = True,
+             profile_prefix: str | None = None, optimized_model_path: str | None = None
+             ) -> OrtRunner:
+        """An onnxruntime CPU session; ``profile_prefix`` turns on its op profiler and
+        ``optimized_model_path`` saves the graph onnxruntime actually runs (``delegates`` has
+        no meaning here)."""
         import onnxruntime as ort
 
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = 2
-        sess = ort.InferenceSession(str(artifact), so, providers=["CPUExecutionProvider"])
-        inp = sess.get_inputs()[0]
-        fixed_batch = inp.shape[0] if isinstance(inp.shape[0], int) else None
-
-        def run(images: np.ndarray) -> np.ndarray:
-            x = np.ascontiguousarray(images, dtype=np.float32)
-            if fixed_batch is None:
-                return sess.run(None, {inp.name: x})[0]
-            return np.concatenate([sess.run(None, {inp.name: x[i:i + fixed_batch]})[0]
-                                   for i in range(0, len(x), fixed_batch)])
-
-        return run
+        so = session_options(threads, profile_prefix=profile_prefix,
+                             optimized_model_path=optimized_model_path)
+        try:
+            sess = ort.InferenceSession(str(artifact), so, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # noqa: BLE001 - ORT raises its own untyped errors
+            text = str(exc).strip()
+            first = text.splitlines()[0][:200] if text else type(exc).__name__
+            raise ConfigError(f"onnxruntime cannot load '{artifact}': {first}") from exc
+        return OrtRunner(sess)

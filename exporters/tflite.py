@@ -15,20 +15,23 @@ Routes (see ``shared/TOOLCHAIN.md`` for why these and not others):
 The op inventory reads the flatbuffer through the interpreter (``_get_ops_details``, LiteRT's
 only op-level view in Python). Its TFLite builtin names map to ONNX op types with ``ONNX_OPS``;
 names not in the table are kept as they are.
+
+:meth:`TfliteExporter.load` is the one LiteRT interpreter set-up (threads, XNNPACK on or off)
+that verification and ``edgekit bench`` share.
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from edgekit.device import Precision
-from edgekit.errors import ExportError
-from edgekit.export import ConvertOptions, Inventory, OpRecord, TensorSpec
+from edgekit.errors import ConfigError, ExportError
+from edgekit.export.protocol import ConvertOptions, Inventory, OpRecord, TensorSpec
 from edgekit.exporters import require, versions
+from edgekit.precision import Precision
 
 if TYPE_CHECKING:
     import numpy as np
@@ -77,6 +80,55 @@ def _interpreter(artifact: Path, threads: int = 2, *, delegates: bool = True) ->
     return interp
 
 
+def _spec(d: dict[str, Any], layout: str | None) -> TensorSpec:
+    scale, zp = d["quantization"]
+    q = _np_name(d["dtype"]) in ("int8", "uint8", "int16")
+    return TensorSpec(d["name"], tuple(int(s) for s in d["shape"]), _np_name(d["dtype"]),
+                      layout, float(scale) if q else None, int(zp) if q else None)
+
+
+class LiteRtRunner:
+    """A TFLite artifact in a LiteRT interpreter (XNNPACK delegate on or off)."""
+
+    def __init__(self, interp: Any) -> None:
+        import numpy as np
+
+        self._interp = interp
+        self._in = interp.get_input_details()
+        self._out = interp.get_output_details()
+        self.inputs = tuple(_spec(d, "NHWC") for d in self._in)
+        int8_weights = any(np.dtype(t["dtype"]) == np.int8 for t in interp.get_tensor_details())
+        integer_input = bool(self._in) and np.dtype(self._in[0]["dtype"]).kind in "iu"
+        self.precision = "int8" if integer_input or int8_weights else "fp32"
+
+    def run(self, images: np.ndarray) -> np.ndarray:
+        import numpy as np
+
+        interp, inp, out = self._interp, self._in[0], self._out[0]
+        in_scale, in_zp = inp["quantization"]
+        out_scale, out_zp = out["quantization"]
+        in_dtype = np.dtype(inp["dtype"])
+        x = np.ascontiguousarray(np.asarray(images, dtype=np.float32).transpose(0, 2, 3, 1))
+        results = []
+        for i in range(len(x)):
+            xi = x[i:i + 1]
+            if in_dtype.kind in "iu":
+                info = np.iinfo(in_dtype)
+                xi = np.clip(np.round(xi / in_scale) + in_zp, info.min, info.max).astype(in_dtype)
+            interp.set_tensor(inp["index"], xi)
+            interp.invoke()
+            y = interp.get_tensor(out["index"])
+            if np.dtype(y.dtype).kind in "iu":
+                y = (y.astype(np.float32) - out_zp) * out_scale
+            results.append(np.asarray(y, dtype=np.float32).copy())
+        return np.concatenate(results)
+
+    def invoker(self, feed: Mapping[str, np.ndarray]) -> Callable[[], object]:
+        for d in self._in:
+            self._interp.set_tensor(d["index"], feed[d["name"]])
+        return self._interp.invoke
+
+
 class TfliteExporter:
     """TFLite via litert-torch (fp32), ai-edge-quantizer (int8 static, fp16 weights)."""
 
@@ -84,7 +136,10 @@ class TfliteExporter:
     suffix: ClassVar[str] = ".tflite"
     precisions: ClassVar[tuple[Precision, ...]] = (Precision.FP32, Precision.FP16, Precision.INT8)
     extra: ClassVar[str] = "tflite"
+    toolchain: ClassVar[tuple[str, ...]] = ("litert_torch", "ai_edge_litert", "ai_edge_quantizer")
     input_layout: ClassVar[str] = "NHWC"
+    runtime: ClassVar[str] = "litert"
+    dynamic_batch: ClassVar[bool] = False
 
     def check_toolchain(self, precision: Precision) -> None:
         require("litert_torch", "litert-torch", self.extra, "TFLite export")
@@ -188,15 +243,8 @@ class TfliteExporter:
     # --- inspection ------------------------------------------------------------------------------
     def io(self, artifact: Path) -> tuple[list[TensorSpec], list[TensorSpec]]:
         interp = _interpreter(artifact, threads=1, delegates=False)
-
-        def spec(d: dict[str, Any], layout: str | None) -> TensorSpec:
-            scale, zp = d["quantization"]
-            q = _np_name(d["dtype"]) in ("int8", "uint8", "int16")
-            return TensorSpec(d["name"], tuple(int(s) for s in d["shape"]), _np_name(d["dtype"]),
-                              layout, float(scale) if q else None, int(zp) if q else None)
-
-        return ([spec(d, "NHWC") for d in interp.get_input_details()],
-                [spec(d, None) for d in interp.get_output_details()])
+        return ([_spec(d, "NHWC") for d in interp.get_input_details()],
+                [_spec(d, None) for d in interp.get_output_details()])
 
     def inventory(self, artifact: Path) -> Inventory:
         interp = _interpreter(artifact, threads=1, delegates=False)
@@ -216,29 +264,15 @@ class TfliteExporter:
                     for n, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
         return Inventory(ops, tuple(float_ops))
 
-    def runner(self, artifact: Path) -> Callable[[np.ndarray], np.ndarray]:
-        import numpy as np
+    def can_run_here(self) -> bool:
+        return True  # the LiteRT interpreter runs on every platform edgekit installs on
 
-        interp = _interpreter(artifact)
-        inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
-        in_scale, in_zp = inp["quantization"]
-        out_scale, out_zp = out["quantization"]
-        in_dtype = np.dtype(inp["dtype"])
-
-        def run(images: np.ndarray) -> np.ndarray:
-            x = np.ascontiguousarray(np.asarray(images, dtype=np.float32).transpose(0, 2, 3, 1))
-            results = []
-            for i in range(len(x)):
-                xi = x[i:i + 1]
-                if in_dtype.kind in "iu":
-                    info = np.iinfo(in_dtype)
-                    xi = np.clip(np.round(xi / in_scale) + in_zp, info.min, info.max).astype(in_dtype)
-                interp.set_tensor(inp["index"], xi)
-                interp.invoke()
-                y = interp.get_tensor(out["index"])
-                if np.dtype(y.dtype).kind in "iu":
-                    y = (y.astype(np.float32) - out_zp) * out_scale
-                results.append(np.asarray(y, dtype=np.float32).copy())
-            return np.concatenate(results)
-
-        return run
+    def load(self, artifact: Path, *, threads: int = 2, delegates: bool = True) -> LiteRtRunner:
+        """A LiteRT interpreter; ``delegates=False`` runs the built-in kernels without XNNPACK."""
+        require("ai_edge_litert.interpreter", "ai-edge-litert", self.extra, "running TFLite models")
+        try:
+            return LiteRtRunner(_interpreter(artifact, threads, delegates=delegates))
+        except (ValueError, RuntimeError) as exc:
+            text = str(exc).strip()
+            first = text.splitlines()[0][:200] if text else type(exc).__name__
+            raise ConfigError(f"LiteRT cannot load '{artifact}': {first}") from exc

@@ -49,43 +49,26 @@ def last_line(path: Path) -> str:
 
 
 def latency(path: Path, xnnpack: bool, runs: int, warmup: int = 10) -> dict[str, Any]:
-    import numpy as np
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    """LiteRT latency on one thread, through edgekit bench (the exporter's own loader)."""
+    from edgekit.bench import bench
 
-    resolver = (OpResolverType.AUTO if xnnpack
-                else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    interp = Interpreter(model_path=str(path), num_threads=1,
-                         experimental_op_resolver_type=resolver)
-    interp.allocate_tensors()
-    d = interp.get_input_details()[0]
-    rng = np.random.default_rng(0)
-    if np.dtype(d["dtype"]).kind == "f":
-        x = rng.standard_normal(tuple(d["shape"])).astype(d["dtype"])
-    else:
-        x = rng.integers(-128, 128, size=tuple(d["shape"])).astype(d["dtype"])
-    interp.set_tensor(d["index"], x)
-    for _ in range(warmup):
-        interp.invoke()
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter_ns()
-        interp.invoke()
-        times.append((time.perf_counter_ns() - t0) / 1e6)
+    res = bench(path, runtime="litert", threads=1, runs=runs, warmup=warmup, xnnpack=xnnpack)
+    times = [t / 1e6 for t in res.times_ns]
     q = statistics.quantiles(times, n=10)
     return {"median_ms": statistics.median(times), "p10_ms": q[0], "p90_ms": q[-1],
             "runs": runs, "raw_ms": times}
 
 
 def fidelity(model_name: str, ckpt: Path, artifact: Path, resolution: int) -> dict[str, Any]:
-    from edgekit.calib import generated_set, model_mean_std
     from edgekit.export import compare_outputs, get_exporter, torch_logits
+    from edgekit.export.calibration import generated_set, model_mean_std
     from edgekit.models import create_model
 
     model = create_model(model_name, checkpoint=ckpt, deploy=True)
     mean, std = model_mean_std(model)
     images = generated_set(resolution, count=32, seed=7, mean=mean, std=std).images
     ref = torch_logits(model, images)
-    out = get_exporter("tflite").runner(artifact)(images)
+    out = get_exporter("tflite").load(artifact).run(images)
     return compare_outputs(ref, out)
 
 
@@ -93,7 +76,7 @@ def onnx2tf_route(args: argparse.Namespace, out: Path, resolution: int) -> dict[
     """ONNX from edgekit, then onnx2tf -oiqt with edgekit's generated calibration images."""
     import numpy as np
 
-    from edgekit.calib import generated_set
+    from edgekit.export.calibration import generated_set
 
     res: dict[str, Any] = {"route": "edgekit export --format onnx, then onnx2tf -oiqt"}
     o2t = Path(args.onnx2tf_venv) / "bin" / "onnx2tf"
@@ -161,11 +144,10 @@ def main() -> int:
     # 0. one set of (random, seeded) weights for every route, so they can be compared
     import torch
 
-    from edgekit.models import create_model
+    from edgekit.export import RANDOM_INIT_SEED, seeded_model
 
-    torch.manual_seed(0)
-    args.ckpt = out / f"{args.model}_seed0.pt"
-    torch.save(create_model(args.model).state_dict(), args.ckpt)
+    args.ckpt = out / f"{args.model}_seed{RANDOM_INIT_SEED}.pt"
+    torch.save(seeded_model(args.model, deploy=False).state_dict(), args.ckpt)
 
     # 1. edgekit's route, as a user runs it
     ek = out / "edgekit"

@@ -1,4 +1,4 @@
-"""Runners, per-layer profiling, host calibration, and the bench/calibrate CLIs."""
+"""Runners, per-layer profiling, host calibration, the artifact cache, bench and calibrate CLIs."""
 
 from __future__ import annotations
 
@@ -7,32 +7,42 @@ from pathlib import Path
 import pytest
 
 from edgekit.bench import Runtime, bench, profile_onnxruntime
-from edgekit.bench.runners import onnx_for_model
+from edgekit.bench.artifacts import artifact_for_model
 from edgekit.cli import main
+from edgekit.export import get_exporter
+from edgekit.precision import Precision
+
+# Benchmark artifacts go to a cache of this module (conftest's module_cache), not the user's.
+pytestmark = pytest.mark.usefixtures("module_cache")
 
 
 @pytest.fixture(scope="module")
-def tiny_onnx(tmp_path_factory: pytest.TempPathFactory) -> str:
-    path, _ = onnx_for_model("test_mobilenetv4", cache_dir=tmp_path_factory.mktemp("cache"))
-    return path
+def tiny_onnx(module_cache: None) -> str:
+    path, _ = artifact_for_model("test_mobilenetv4", get_exporter("onnx"),
+                                 precision=Precision.FP32)
+    return str(path)
 
 
 @pytest.fixture(scope="module")
 def tiny_tflite(tmp_path_factory: pytest.TempPathFactory) -> str:
-    litert_torch = pytest.importorskip("litert_torch")
+    pytest.importorskip("litert_torch", reason="TFLite needs litert-torch: pip install -c "
+                        "constraints.txt 'edgekit[tflite]'")
     import torch
     from torch import nn
 
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(),
-                          nn.Conv2d(8, 8, 3, padding=1, groups=8)).eval()
+    from edgekit.export import export
+
+    with torch.random.fork_rng(devices=[]):  # seeded weights, the caller's RNG untouched
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(),
+                              nn.Conv2d(8, 8, 3, padding=1, groups=8)).eval()
     out = tmp_path_factory.mktemp("tfl") / "tiny.tflite"
-    litert_torch.convert(model, (torch.zeros(1, 3, 16, 16),)).export(str(out))
-    return str(out)
+    return str(export(model, format="tflite", resolution=16, out=out, verify=False,
+                      log=None).artifact)
 
 
-def test_onnxruntime_model_name(tmp_path: Path) -> None:
-    r = bench("test_mobilenetv4", runs=5, warmup=1, cache_dir=tmp_path)
+def test_onnxruntime_model_name() -> None:
+    r = bench("test_mobilenetv4", runs=5, warmup=1)
     assert r.runtime is Runtime.ONNXRUNTIME and r.threads == 1 and r.runs == 5
     assert 0 < r.p10_ms <= r.median_ms <= r.p90_ms
     assert r.resolution == 64 and r.affinity and "onnxruntime" in r.versions
@@ -40,12 +50,130 @@ def test_onnxruntime_model_name(tmp_path: Path) -> None:
     assert {"median_ms", "p10_ms", "p90_ms", "mean_ms"} <= set(row.index)
 
 
-def test_torch_runtime() -> None:
-    r = bench("test_mobilenetv4", runtime="torch", runs=3, warmup=1, threads=1)
-    assert r.runtime is Runtime.TORCH and r.artifact is None and r.median_ms > 0
+def test_torch_runtime_restores_the_thread_count() -> None:
     import torch
 
-    assert torch.get_num_threads() == 1
+    from edgekit.bench.runners import prepare
+
+    saved = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        p = prepare("test_mobilenetv4", runtime="torch", threads=1)
+        assert torch.get_num_threads() == 2, "prepare must not change the thread count"
+        with p.context():
+            assert torch.get_num_threads() == 1  # the timed runs are pinned
+        assert torch.get_num_threads() == 2
+        r = bench("test_mobilenetv4", runtime="torch", runs=3, warmup=1, threads=1)
+        assert r.runtime is Runtime.TORCH and r.artifact is None and r.median_ms > 0
+        assert r.threads == 1 and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(saved)
+
+
+def test_bench_leaves_the_global_rng_alone() -> None:
+    import torch
+
+    torch.manual_seed(1234)
+    expected = torch.rand(3)
+    torch.manual_seed(1234)
+    bench("test_mobilenetv4", runtime="torch", runs=1, warmup=0)
+    bench("test_mobilenetv4", runs=1, warmup=0)  # onnxruntime: exported (or cached) first
+    torch.testing.assert_close(torch.rand(3), expected)
+
+
+def test_model_name_times_the_exported_artifact(tmp_path: Path) -> None:
+    """bench of a model name runs what `edgekit export` ships (simplified ONNX), from the cache."""
+    import json
+
+    import onnx
+
+    r = bench("test_mobilenetv4", runs=2, warmup=0, cache_dir=tmp_path)
+    art = Path(r.artifact)
+    assert art.parent == tmp_path and art.suffix == ".onnx"
+    manifest = json.loads(art.with_name(art.name.replace(".onnx", ".manifest.json")).read_text())
+    assert manifest["notes"]["nodes"] < manifest["notes"]["nodes_before_simplify"]
+    assert len(onnx.load(str(art)).graph.node) == manifest["notes"]["nodes"]
+    assert manifest["form"] == "deploy" and manifest["fidelity"]["status"] == "not run"
+    mtime = art.stat().st_mtime_ns
+    assert bench("test_mobilenetv4", runs=1, warmup=0, cache_dir=tmp_path).artifact == str(art)
+    assert art.stat().st_mtime_ns == mtime, "a cached artifact must be reused, not rewritten"
+    assert not list(tmp_path.glob(".*")), "temporary files left in the cache"
+
+
+# --- the artifact cache key ---------------------------------------------------------------------
+def _key(**kw: object) -> str:
+    from edgekit.bench.artifacts import artifact_key, key_digest
+
+    args = {"model": "test_mobileone", "resolution": 64, "deploy": True,
+            "weights": "random init seed 0", "precision": Precision.FP32,
+            "exporter": get_exporter("onnx"), **kw}
+    return key_digest(artifact_key(**args))  # type: ignore[arg-type]
+
+
+def test_artifact_key_covers_what_the_artifact_depends_on(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import edgekit.bench.artifacts as artifacts
+
+    base = _key()
+    assert _key() == base  # deterministic
+    variants = {
+        "train form": _key(deploy=False),
+        "resolution": _key(resolution=96),
+        "weights": _key(weights="sha256 0123"),
+        "model": _key(model="test_fastvit"),
+        "precision": _key(precision=Precision.INT8),
+        "format": _key(exporter=get_exporter("tflite")),
+    }
+    for what, digest in variants.items():
+        assert digest != base, f"the key ignores the {what}"
+    ckpt = tmp_path / "w.pt"
+    ckpt.write_bytes(b"weights A")
+    a = artifacts.weights_id(ckpt)
+    ckpt.write_bytes(b"weights B")
+    assert artifacts.weights_id(ckpt) != a and a.startswith("sha256 ")
+    assert artifacts.weights_id(None) == "random init seed 0"
+    monkeypatch.setattr(artifacts, "code_version", lambda: "edited-checkout")
+    assert _key() != base, "a code change must invalidate cached artifacts"
+
+
+def test_train_and_deploy_forms_get_their_own_artifacts(monkeypatch: pytest.MonkeyPatch,
+                                                        tmp_path: Path) -> None:
+    """The old bug: ``bench --train-form --runtime litert`` timed the deploy model."""
+    import edgekit.bench.runners as runners
+    import edgekit.export.pipeline as pipeline
+
+    calls: list[dict] = []
+
+    def fake_export(name: str, **kw: object) -> None:  # what export would write, instantly
+        calls.append({"name": name, **kw})
+        out = Path(str(kw["out"]))
+        out.write_bytes(b"artifact")
+        out.with_name(out.name.replace(".tflite", ".manifest.json")).write_text("{}")
+
+    monkeypatch.setattr(pipeline, "export", fake_export)
+    monkeypatch.setattr(runners, "prepare_artifact", lambda path, rt, **kw: (Path(path), rt))
+    deploy, rt = runners.prepare("test_mobileone", runtime="litert", cache_dir=tmp_path)
+    train, _ = runners.prepare("test_mobileone", runtime="litert", deploy=False,
+                               cache_dir=tmp_path)
+    assert rt is Runtime.LITERT
+    assert deploy != train and "_deploy_" in deploy.name and "_train_" in train.name
+    assert [c["deploy"] for c in calls] == [True, False]
+    assert all(c["verify"] is False and c["format"] == "tflite" for c in calls)
+    runners.prepare("test_mobileone", runtime="litert", deploy=False, cache_dir=tmp_path)
+    assert len(calls) == 2, "the cached train-form artifact was exported again"
+
+
+def test_train_form_is_exported_as_such() -> None:
+    import json
+
+    nodes = {}
+    for deploy in (True, False):
+        r = bench("test_replknet", runs=1, warmup=0, deploy=deploy)
+        art = Path(r.artifact)
+        m = json.loads(art.with_name(art.name.replace(".onnx", ".manifest.json")).read_text())
+        assert m["form"] == ("deploy" if deploy else "train")
+        nodes[deploy] = m["notes"]["nodes"]
+    assert nodes[False] > nodes[True], nodes  # the train form keeps its parallel branches
 
 
 @pytest.mark.toolchain

@@ -204,7 +204,14 @@ BAD_CASES = {
     "bad precision": (lambda t: t.replace('precision = "int8"', 'precision = "int4"'),
                       r"precision must be 'int8', 'fp16' or 'fp32', got 'int4'"),
     "bad format": (lambda t: t.replace('format = "tflite"', 'format = "tensorrt"'),
-                   r"format must be 'tflite', 'coreml' or 'onnx', got 'tensorrt'"),
+                   r"^format names 'tensorrt', which is not a registered export format "
+                   r"\(valid formats: coreml, onnx, tflite\)$"),
+    "misspelt format": (lambda t: t.replace('format = "tflite"', 'format = "tflit"'),
+                        r"format names 'tflit', which is not a registered export format; "
+                        r"did you mean 'tflite'\? \(valid formats: coreml, onnx, tflite\)"),
+    "format not lowercase": (lambda t: t.replace('format = "tflite"', 'format = "TFLite"'),
+                             r"format names 'TFLite', which is not a registered export format; "
+                             r"format names are lowercase: did you mean 'tflite'\?"),
     "duplicate in fuses": (lambda t: t.replace('["BatchNormalization", "Relu"]', '["Relu", "Clip", "Relu"]'),
                            r"fuses lists \['Relu'\] more than once$"),
     "duplicate in unsupported_ops": (lambda t: t.replace('["Gelu"]', '["Gelu", "Gelu"]'),
@@ -336,3 +343,69 @@ def test_unknown_device_did_you_mean() -> None:
 
 def test_precision_bytes() -> None:
     assert [(p.bytes, p.bias_bytes) for p in Precision] == [(1, 4), (2, 2), (4, 4)]
+
+
+# --- formats come from the exporter registry -------------------------------------------------
+class _PluginExporter:
+    """A format another package registers through the entry point (it only needs to exist)."""
+
+    name = "fakefmt"
+    suffix = ".fake"
+    precisions = (Precision.INT8,)
+    extra = "fakefmt"
+    toolchain = ("fakefmt_toolchain",)
+    input_layout = "NHWC"
+    runtime = "fakert"
+    dynamic_batch = False
+
+    def check_toolchain(self, precision: object) -> None:
+        return None
+
+    def needs_calibration(self, precision: object) -> bool:
+        return False
+
+    def accepts(self, profile_precision: object, precision: object) -> bool:
+        return True
+
+    def tool_versions(self) -> dict[str, str]:
+        return {}
+
+    def convert(self, model: object, options: object, dest: Path, log: object) -> dict:
+        return {}
+
+    def io(self, artifact: Path) -> tuple[list, list]:
+        return [], []
+
+    def inventory(self, artifact: Path) -> object:
+        return None
+
+    def can_run_here(self) -> bool:
+        return False
+
+    def load(self, artifact: Path, **kw: object) -> object:
+        raise AssertionError("not reached")
+
+
+def test_a_plugin_format_can_be_a_device_target(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.metadata
+    import sys
+
+    import edgekit.export.registry as registry
+    from edgekit.export import plan
+
+    path = write(tmp_path, text=GOOD.format(name="my-npu").replace('"tflite"', '"fakefmt"'))
+    with pytest.raises(ConfigError, match="format names 'fakefmt', which is not a registered"):
+        load_profile_file(path)
+    real = registry._entry_points()
+    ep = importlib.metadata.EntryPoint("fakefmt", f"{__name__}:_PluginExporter",
+                                       registry.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(registry, "_entry_points", lambda: {**real, "fakefmt": ep})
+    monkeypatch.setitem(sys.modules, __name__, sys.modules[__name__])
+    d = load_profile_file(path)
+    assert d.format == "fakefmt"
+    p = plan(d)
+    assert isinstance(p.exporter, _PluginExporter) and p.precision is Precision.INT8
+    with pytest.raises(ConfigError, match=r"valid formats: coreml, fakefmt, onnx, tflite"):
+        load_profile_file(write(tmp_path, name="other-npu",
+                                text=GOOD.format(name="other-npu").replace('"tflite"', '"tpu"')))

@@ -90,16 +90,24 @@ def _median_call_s(fn: Any, *, min_time_s: float, warmup: int = 2, min_calls: in
     return statistics.median(times) / 1e9
 
 
-def _session(graph: Any, threads: int) -> Any:
+def _invoker(graph: Any, threads: int, feed: dict[str, Any]) -> Any:
+    """One call of ``graph`` on ``feed`` in onnxruntime, set up by the ONNX exporter's loader
+    (the session options every ORT timing here uses)."""
+    import tempfile
+
     import onnx
-    import onnxruntime as ort
 
-    from edgekit.bench.runners import ort_session_options
+    from edgekit.bench.results import Runtime
+    from edgekit.bench.runners import exporter_for_runtime
 
+    exporter = exporter_for_runtime(Runtime.ONNXRUNTIME)
     model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 17)])
     model.ir_version = 8
-    return ort.InferenceSession(model.SerializeToString(), ort_session_options(threads),
-                                providers=["CPUExecutionProvider"])
+    with tempfile.TemporaryDirectory() as td:  # the session keeps the graph in memory
+        path = Path(td) / f"{graph.name}{exporter.suffix}"
+        onnx.save(model, str(path))
+        runner = exporter.load(path, threads=threads)
+    return runner.invoker(feed)
 
 
 def _matmul(m: int, k: int, n: int, threads: int, min_time_s: float) -> KernelResult:
@@ -111,9 +119,8 @@ def _matmul(m: int, k: int, n: int, threads: int, min_time_s: float) -> KernelRe
     g = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "mm",
                           [helper.make_tensor_value_info("x", TensorProto.FLOAT, [m, k])],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, [m, n])], [w])
-    sess = _session(g, threads)
     x = rng.standard_normal((m, k)).astype(np.float32)
-    t = _median_call_s(lambda: sess.run(None, {"x": x}), min_time_s=min_time_s)
+    t = _median_call_s(_invoker(g, threads, {"x": x}), min_time_s=min_time_s)
     return KernelResult(f"fp32_matmul_{m}x{k}x{n}", m * k * n, 4 * (m * k + k * n + m * n), t)
 
 
@@ -127,9 +134,8 @@ def _conv(c: int, hw: int, threads: int, min_time_s: float) -> KernelResult:
         [helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1])], "conv",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c, hw, hw])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, c, hw, hw])], [w])
-    sess = _session(g, threads)
     x = rng.standard_normal((1, c, hw, hw)).astype(np.float32)
-    t = _median_call_s(lambda: sess.run(None, {"x": x}), min_time_s=min_time_s)
+    t = _median_call_s(_invoker(g, threads, {"x": x}), min_time_s=min_time_s)
     return KernelResult(f"fp32_conv3x3_{c}ch_{hw}px", c * c * 9 * hw * hw,
                         4 * (2 * c * hw * hw + 9 * c * c), t)
 
@@ -143,9 +149,8 @@ def _matmul_int8(m: int, k: int, n: int, threads: int, min_time_s: float) -> Ker
     g = helper.make_graph([helper.make_node("MatMulInteger", ["x", "w"], ["y"])], "mmi",
                           [helper.make_tensor_value_info("x", TensorProto.UINT8, [m, k])],
                           [helper.make_tensor_value_info("y", TensorProto.INT32, [m, n])], [w])
-    sess = _session(g, threads)
     x = rng.integers(0, 256, (m, k)).astype(np.uint8)
-    t = _median_call_s(lambda: sess.run(None, {"x": x}), min_time_s=min_time_s)
+    t = _median_call_s(_invoker(g, threads, {"x": x}), min_time_s=min_time_s)
     return KernelResult(f"int8_matmulinteger_{m}x{k}x{n}", m * k * n, m * k + k * n + 4 * m * n, t)
 
 
@@ -157,10 +162,9 @@ def _stream_add(n: int, threads: int, min_time_s: float) -> KernelResult:
                           [helper.make_tensor_value_info("a", TensorProto.FLOAT, [n]),
                            helper.make_tensor_value_info("b", TensorProto.FLOAT, [n])],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, [n])])
-    sess = _session(g, threads)
     a = np.ones(n, np.float32)
     b = np.ones(n, np.float32)
-    t = _median_call_s(lambda: sess.run(None, {"a": a, "b": b}), min_time_s=min_time_s)
+    t = _median_call_s(_invoker(g, threads, {"a": a, "b": b}), min_time_s=min_time_s)
     return KernelResult(f"stream_ort_add_{n * 4 // 2**20}MiB", 0, 3 * 4 * n, t)
 
 
@@ -205,15 +209,19 @@ def default_host_name() -> str:
 
 
 def profile_toml(cal: HostCalibration, name: str, *, precision: str = "fp32") -> str:
-    """The device-profile TOML for ``cal`` (kind cpu; fp32 runs onnx, int8 runs tflite)."""
+    """The device-profile TOML for ``cal`` (cpu; fp32: onnxruntime's format, int8: LiteRT's)."""
+    from edgekit.bench.results import Runtime
+    from edgekit.bench.runners import exporter_for_runtime
+
     host = platform.node() or "this host"
     source = f"edgekit calibrate on {host} {cal.date}"
+    # The format each profile names is the one whose runtime the numbers describe.
     if precision == "fp32":
-        peak, fmt = cal.peak_gmac_s_fp32, "onnx"
+        peak, fmt = cal.peak_gmac_s_fp32, exporter_for_runtime(Runtime.ONNXRUNTIME).name
         runtime = f"onnxruntime {cal.versions.get('onnxruntime', '')}, {cal.threads} thread(s)"
         kernel = "best of fp32 MatMul / 3x3 Conv in onnxruntime"
     else:
-        peak, fmt = cal.peak_gmac_s_int8, "tflite"
+        peak, fmt = cal.peak_gmac_s_int8, exporter_for_runtime(Runtime.LITERT).name
         runtime = f"LiteRT int8, {cal.threads} thread(s)"
         kernel = "onnxruntime MatMulInteger (u8 x s8) as the int8 rate"
     lines = [

@@ -13,15 +13,15 @@ if TYPE_CHECKING:
 
 
 class Runtime(enum.StrEnum):
-    """The inference runtimes edgekit can time on this host."""
+    """The inference runtimes edgekit can time on this host.
+
+    Which artifacts each runs is the exporters' business: an exporter names its runtime
+    (``Exporter.runtime``), and bench loads artifacts through that exporter.
+    """
 
     ONNXRUNTIME = "onnxruntime"
     LITERT = "litert"
     TORCH = "torch"
-
-
-# Artifact suffix -> the runtime that executes it.
-ARTIFACT_RUNTIME = {".onnx": Runtime.ONNXRUNTIME, ".tflite": Runtime.LITERT}
 
 
 def percentile_ms(times_ns: tuple[int, ...], q: float) -> float:

@@ -1,38 +1,44 @@
 """Timed inference on this host with onnxruntime, LiteRT or torch eager.
 
 Every runner pins its thread count (ORT ``intra_op_num_threads``, LiteRT ``num_threads``,
-``torch.set_num_threads``), records the process's CPU affinity and the package versions, and
-times single-image inference with ``time.perf_counter_ns`` after untimed warm-up runs.
+``torch.set_num_threads`` for the timed runs only, restored afterwards), records the process's CPU
+affinity and the package versions, and times single-image inference with ``time.perf_counter_ns``
+after untimed warm-up runs.
 
-A target is a registry model name (exported on the fly: ONNX through ``edgekit._onnx``, TFLite
-through ``edgekit.export``) or an artifact file whose suffix names its runtime (``.onnx``,
-``.tflite``).
+A target is a registry model name or an artifact file whose suffix names its format. Artifacts
+are loaded by their exporter's own loader (:meth:`edgekit.export.Exporter.load`, the code path
+verification uses); a model name is first exported by :func:`edgekit.export.export`, so bench
+times exactly what ``edgekit export`` ships (see :mod:`edgekit.bench.artifacts` for the cache).
+Which format a runtime runs, and which runtime a suffix needs, the exporter registry says.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgekit.bench.results import (
-    ARTIFACT_RUNTIME,
     BenchResult,
     Runtime,
     affinity,
     host_description,
     versions,
 )
-from edgekit.errors import ConfigError, EdgekitError, missing_toolchain, unknown_name
+from edgekit.errors import ConfigError, unknown_name
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
     from torch import nn
+
+    from edgekit.export.protocol import Exporter, Runner
 
 RUNTIME_PACKAGES = {
     Runtime.ONNXRUNTIME: ("onnxruntime", "numpy"),
@@ -41,18 +47,52 @@ RUNTIME_PACKAGES = {
 }
 
 
+# --- runtimes and formats (the exporter registry decides which runs which) ----------------------
+def _exporters_by_runtime() -> dict[Runtime, Exporter]:
+    """The exporter whose loader each bench runtime uses (first registered name wins)."""
+    from edgekit.export.registry import all_exporters
+
+    found: dict[Runtime, Exporter] = {}
+    for e in all_exporters():
+        if e.runtime in {r.value for r in Runtime}:
+            found.setdefault(Runtime(e.runtime), e)
+    return found
+
+
+def exporter_for_runtime(rt: Runtime) -> Exporter:
+    """The exporter whose artifacts ``rt`` runs (``Runtime.TORCH`` has none)."""
+    found = _exporters_by_runtime()
+    if rt not in found:
+        raise ConfigError(f"no registered export format runs on --runtime {rt.value}; "
+                          f"choose {', '.join(r.value for r in found)}")
+    return found[rt]
+
+
+def _runnable_suffixes() -> dict[str, tuple[Exporter, Runtime]]:
+    """Artifact suffix -> its exporter and runtime, for the formats this host can run."""
+    return {e.suffix.lower(): (e, rt) for rt, e in _exporters_by_runtime().items()
+            if e.can_run_here()}
+
+
 def parse_runtime(name: str | Runtime) -> Runtime:
-    """``'onnxruntime'`` -> ``Runtime.ONNXRUNTIME``; unknown names raise with the choices."""
+    """``'onnxruntime'`` -> ``Runtime.ONNXRUNTIME``; unknown names raise with the choices.
+
+    ``ort`` and ``pytorch`` are accepted, and a format's name stands for the runtime its
+    exporter loads with (``tflite`` -> ``litert``).
+    """
     if isinstance(name, Runtime):
         return name
-    aliases = {"ort": "onnxruntime", "tflite": "litert", "pytorch": "torch"}
-    key = aliases.get(str(name).lower(), str(name).lower())
+    key = str(name).lower()
     try:
         return Runtime(key)
     except ValueError:
-        choices = [r.value for r in Runtime]
-        err = unknown_name("runtime", str(name), choices, "choose " + ", ".join(choices))
-        raise err from None
+        pass
+    aliases = {"ort": Runtime.ONNXRUNTIME, "pytorch": Runtime.TORCH,
+               **{e.name: rt for rt, e in _exporters_by_runtime().items()}}
+    if key in aliases:
+        return aliases[key]
+    choices = [r.value for r in Runtime]
+    raise unknown_name("runtime", str(name), choices, "choose " + ", ".join(choices)) from None
 
 
 def is_artifact(target: object) -> bool:
@@ -69,8 +109,9 @@ def resolve_runtime(target: object, runtime: str | Runtime | None) -> Runtime:
     if not is_artifact(target):
         return rt or Runtime.ONNXRUNTIME
     path = Path(str(target))
-    want = ARTIFACT_RUNTIME.get(path.suffix.lower())
-    formats = ", ".join(f"{s} ({r.value})" for s, r in ARTIFACT_RUNTIME.items())
+    runnable = _runnable_suffixes()
+    want = runnable.get(path.suffix.lower(), (None, None))[1]
+    formats = ", ".join(f"{s} ({r.value})" for s, (_, r) in runnable.items())
     if want is None:
         raise ConfigError(
             f"artifact '{path}' has format '{path.suffix}', which no runtime here can run; "
@@ -82,19 +123,22 @@ def resolve_runtime(target: object, runtime: str | Runtime | None) -> Runtime:
                 f"--runtime torch runs registry models, not artifacts, got '{path}'; "
                 f"give a model name, or --runtime {want.value} for {path.suffix} files"
             )
-        suffix = next(s for s, r in ARTIFACT_RUNTIME.items() if r is rt)
+        suffix = next(s for s, (_, r) in runnable.items() if r is rt)
         raise ConfigError(
             f"artifact '{path}' is a {path.suffix} file, but --runtime {rt.value} runs {suffix} "
             f"files; use --runtime {want.value} or give a {suffix} artifact"
         )
-    if not path.is_file():
+    if not path.exists():
         raise ConfigError(f"artifact '{path}' does not exist")
     return want
 
 
 @dataclass(slots=True)
 class Prepared:
-    """A loaded model ready to be invoked repeatedly on a fixed input."""
+    """A loaded model ready to be invoked repeatedly on a fixed input.
+
+    ``context`` is entered around the timed runs (torch: its thread count, restored after).
+    """
 
     name: str
     runtime: Runtime
@@ -105,6 +149,8 @@ class Prepared:
     xnnpack: bool | None
     invoke: Callable[[], object] = field(repr=False)
     versions: dict[str, str] = field(default_factory=dict)
+    context: Callable[[], AbstractContextManager[object]] = field(
+        default=contextlib.nullcontext, repr=False)
 
 
 def time_invocations(invoke: Callable[[], object], *, runs: int, warmup: int,
@@ -135,114 +181,48 @@ def _rng_input(shape: tuple[int, ...], dtype: Any, seed: int) -> np.ndarray:
     return rng.integers(max(info.min, -128), min(info.max, 127) + 1, size=shape).astype(dt)
 
 
-def ort_session_options(threads: int, *, profile_prefix: str | None = None) -> Any:
-    """Session options pinned to ``threads`` intra-op threads, sequential execution."""
-    try:
-        import onnxruntime as ort
-    except ImportError as exc:
-        raise missing_toolchain("onnxruntime", "all", "running .onnx files") from exc
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.log_severity_level = 3  # errors only: the NCHWc serialization warning is expected
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    # Spinning threads burn the other core between runs; with one thread there is nothing to wait on.
-    so.add_session_config_entry("session.intra_op.allow_spinning", "1" if threads > 1 else "0")
-    if profile_prefix:
-        so.enable_profiling = True
-        so.profile_file_prefix = profile_prefix
-    return so
+def random_feed(runner: Runner, seed: int) -> dict[str, np.ndarray]:
+    """Seeded random native inputs for every input of ``runner`` (symbolic dimensions as 1)."""
+    return {t.name: _rng_input(tuple(d if isinstance(d, int) else 1 for d in t.shape), t.dtype,
+                               seed + i)
+            for i, t in enumerate(runner.inputs)}
 
 
-def _ort_session(path: str, threads: int, profile_prefix: str | None = None) -> Any:
-    import onnxruntime as ort
-
-    so = ort_session_options(threads, profile_prefix=profile_prefix)
-    try:
-        return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # noqa: BLE001 - ORT raises its own untyped errors
-        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"onnxruntime cannot load '{path}': {first}") from exc
-
-
-def _ort_feed(sess: Any, seed: int) -> dict[str, Any]:
-    import numpy as np
-
-    feed = {}
-    types = {"tensor(float)": np.float32, "tensor(float16)": np.float16,
-             "tensor(int8)": np.int8, "tensor(uint8)": np.uint8, "tensor(int64)": np.int64}
-    for i, inp in enumerate(sess.get_inputs()):
-        shape = tuple(d if isinstance(d, int) else 1 for d in inp.shape)
-        feed[inp.name] = _rng_input(shape, types.get(inp.type, np.float32), seed + i)
-    return feed
-
-
-def prepare_onnxruntime(path: str, *, threads: int, seed: int = 0, name: str | None = None,
-                        precision: str = "fp32") -> Prepared:
-    sess = _ort_session(path, threads)
-    feed = _ort_feed(sess, seed)
-    first = next(iter(feed.values()))
-    out_names = [o.name for o in sess.get_outputs()]
-
-    def invoke() -> object:
-        return sess.run(out_names, feed)
-
-    return Prepared(name or Path(path).name, Runtime.ONNXRUNTIME, path, precision,
-                    int(first.shape[-1]), threads, None, invoke,
-                    versions("onnxruntime", "numpy"))
-
-
-def litert_interpreter(path: str, *, threads: int, xnnpack: bool) -> Any:
-    """A LiteRT interpreter; ``xnnpack=False`` uses the built-in kernels without the delegate."""
-    try:
-        from ai_edge_litert.interpreter import Interpreter, OpResolverType
-    except ImportError as exc:
-        raise missing_toolchain("ai-edge-litert", "tflite", "running .tflite files") from exc
-    resolver = OpResolverType.AUTO if xnnpack else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-    try:
-        interp = Interpreter(model_path=path, num_threads=threads,
-                             experimental_op_resolver_type=resolver)
-        interp.allocate_tensors()
-    except (ValueError, RuntimeError) as exc:
-        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"LiteRT cannot load '{path}': {first}") from exc
-    return interp
-
-
-def prepare_litert(path: str, *, threads: int, xnnpack: bool = True, seed: int = 0,
-                   name: str | None = None) -> Prepared:
-    import numpy as np
-
-    interp = litert_interpreter(path, threads=threads, xnnpack=xnnpack)
-    details = interp.get_input_details()
-    for i, d in enumerate(details):
-        interp.set_tensor(d["index"], _rng_input(tuple(d["shape"]), d["dtype"], seed + i))
-    d0 = details[0]
-    shape = tuple(int(s) for s in d0["shape"])
+def _resolution(shape: tuple[int, ...]) -> int:
     # NHWC or NCHW: the resolution is the largest spatial side either way.
-    resolution = max(shape[1:3]) if shape[-1] in (1, 3) else shape[-1]
-    precision = "int8" if np.dtype(d0["dtype"]).kind in "iu" or _has_int8_weights(interp) else "fp32"
-
-    def invoke() -> object:
-        interp.invoke()
-        return None
-
-    return Prepared(name or Path(path).name, Runtime.LITERT, path, precision, int(resolution),
-                    threads, xnnpack, invoke, versions("ai-edge-litert", "numpy"))
+    return int(max(shape[1:3]) if shape[-1] in (1, 3) else shape[-1])
 
 
-def _has_int8_weights(interp: Any) -> bool:
-    import numpy as np
+def prepare_artifact(path: str | os.PathLike[str], runtime: Runtime, *, threads: int,
+                     xnnpack: bool = True, seed: int = 0, name: str | None = None,
+                     precision: str | None = None) -> Prepared:
+    """Load an artifact with its exporter's loader and bind a seeded random input."""
+    runner = exporter_for_runtime(runtime).load(Path(path), threads=threads, delegates=xnnpack)
+    feed = random_feed(runner, seed)
+    first = next(iter(feed.values()))
+    return Prepared(name or Path(path).name, runtime, str(path), precision or runner.precision,
+                    _resolution(tuple(first.shape)), threads,
+                    xnnpack if runtime is Runtime.LITERT else None, runner.invoker(feed),
+                    versions(*RUNTIME_PACKAGES[runtime]))
 
-    return any(np.dtype(t["dtype"]) == np.int8 for t in interp.get_tensor_details())
+
+@contextlib.contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """Pin torch's intra-op thread count for the block, then restore the caller's."""
+    import torch
+
+    saved = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
 
 
 def prepare_torch(model: nn.Module, *, resolution: int, threads: int, name: str,
                   seed: int = 0) -> Prepared:
     import torch
 
-    torch.set_num_threads(threads)
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(1, 3, resolution, resolution, generator=gen)
     model = model.eval()
@@ -252,95 +232,48 @@ def prepare_torch(model: nn.Module, *, resolution: int, threads: int, name: str,
             return model(x)
 
     return Prepared(name, Runtime.TORCH, None, "fp32", resolution, threads, None, invoke,
-                    versions("torch", "timm"))
-
-
-# --- model names -> artifacts -------------------------------------------------------------------
-def default_cache_dir() -> Path:
-    d = Path(os.environ.get("EDGEKIT_CACHE", Path(tempfile.gettempdir()) / "edgekit-cache"))
-    d.mkdir(parents=True, exist_ok=True)
-    return d
-
-
-def onnx_for_model(name: str, *, resolution: int | None = None, deploy: bool = True,
-                   cache_dir: str | os.PathLike[str] | None = None) -> tuple[str, int]:
-    """Export a registry model (random weights) to ``.onnx`` in the cache; returns (path, res)."""
-    from edgekit.models import create_model, get_spec
-
-    spec = get_spec(name)
-    res = resolution or spec.resolution
-    out = Path(cache_dir or default_cache_dir()) / f"{name}_{res}_{'deploy' if deploy else 'train'}.onnx"
-    if not out.is_file():
-        import onnx
-        import torch
-
-        from edgekit._onnx import torch_to_onnx
-
-        torch.manual_seed(0)
-        model = create_model(name, deploy=deploy)
-        proto = torch_to_onnx(model, (1, 3, res, res), export_params=True)
-        tmp = out.with_suffix(".tmp")
-        onnx.save(proto, str(tmp))
-        tmp.replace(out)
-    return str(out), res
-
-
-def tflite_for_model(name: str, *, precision: str = "int8", resolution: int | None = None,
-                     cache_dir: str | os.PathLike[str] | None = None) -> tuple[str, int]:
-    """Export a registry model to ``.tflite`` through ``edgekit.export`` (cached)."""
-    from edgekit.models import get_spec
-
-    spec = get_spec(name)
-    res = resolution or spec.resolution
-    out = Path(cache_dir or default_cache_dir()) / f"{name}_{res}_{precision}.tflite"
-    if out.is_file():
-        return str(out), res
-    try:
-        from edgekit.export import export
-    except ImportError as exc:
-        raise EdgekitError(
-            f"benchmarking model '{name}' with LiteRT needs the TFLite exporter (edgekit.export); "
-            "export it first and pass the .tflite file"
-        ) from exc
-    result = export(name, format="tflite", precision=precision, out=str(out), resolution=res,
-                    verify=False)
-    path = getattr(result, "path", None) or getattr(result, "artifact", None) or out
-    if Path(path) != out and Path(path).is_file():
-        Path(path).replace(out)
-    return str(out), res
+                    versions(*RUNTIME_PACKAGES[Runtime.TORCH]),
+                    context=lambda: torch_threads(threads))
 
 
 def prepare(target: str | os.PathLike[str], *, runtime: str | Runtime | None = None,
             threads: int = 1, xnnpack: bool = True, resolution: int | None = None,
             precision: str = "fp32", deploy: bool = True, seed: int = 0,
             cache_dir: str | os.PathLike[str] | None = None) -> Prepared:
-    """Load ``target`` (model name or artifact) into ``runtime``, ready to invoke."""
+    """Load ``target`` (model name or artifact) into ``runtime``, ready to invoke.
+
+    A model name is exported (verification skipped) into the artifact cache first, or found
+    there; ``cache_dir`` replaces the cache's ``artifacts/`` directory.
+    """
     if threads < 1:
         raise ConfigError(f"--threads must be >= 1, got {threads}")
     rt = resolve_runtime(target, runtime)
     if not xnnpack and rt is not Runtime.LITERT:
         raise ConfigError(f"--no-xnnpack applies to --runtime litert only, got --runtime {rt.value}")
     if is_artifact(target):
-        path = str(target)
-        if rt is Runtime.ONNXRUNTIME:
-            return prepare_onnxruntime(path, threads=threads, seed=seed)
-        return prepare_litert(path, threads=threads, xnnpack=xnnpack, seed=seed)
+        return prepare_artifact(target, rt, threads=threads, xnnpack=xnnpack, seed=seed)
     name = str(target)
     if rt is Runtime.TORCH:
-        from edgekit.models import create_model, get_spec
+        from edgekit.export.build import seeded_model
+        from edgekit.models import get_spec
 
         res = resolution or get_spec(name).resolution
-        return prepare_torch(create_model(name, deploy=deploy), resolution=res, threads=threads,
+        return prepare_torch(seeded_model(name, deploy=deploy), resolution=res, threads=threads,
                              name=name, seed=seed)
-    if rt is Runtime.ONNXRUNTIME:
-        if precision != "fp32":
-            raise ConfigError(f"--runtime onnxruntime runs fp32 exports of model names, got "
-                              f"--precision {precision}; export an int8 .onnx and pass the file")
-        path, _ = onnx_for_model(name, resolution=resolution, deploy=deploy, cache_dir=cache_dir)
-        return prepare_onnxruntime(path, threads=threads, seed=seed, name=name)
-    path, _ = tflite_for_model(name, precision=precision, resolution=resolution,
-                               cache_dir=cache_dir)
-    return prepare_litert(path, threads=threads, xnnpack=xnnpack, seed=seed, name=name)
+    from edgekit.bench.artifacts import artifact_for_model
+    from edgekit.export.planning import parse_precision
+
+    exporter = exporter_for_runtime(rt)
+    prec = parse_precision(precision)
+    if prec not in exporter.precisions:
+        runs = "/".join(p.value for p in exporter.precisions)
+        raise ConfigError(f"--runtime {rt.value} runs {runs} exports of model names, got "
+                          f"--precision {prec.value}; export an {prec.value} {exporter.suffix} "
+                          "and pass the file")
+    path, _ = artifact_for_model(name, exporter, precision=prec, resolution=resolution,
+                                 deploy=deploy, cache_dir=cache_dir)
+    return prepare_artifact(path, rt, threads=threads, xnnpack=xnnpack, seed=seed, name=name,
+                            precision=prec.value)
 
 
 def run_prepared(p: Prepared, *, runs: int = 50, warmup: int = 10,
@@ -350,7 +283,8 @@ def run_prepared(p: Prepared, *, runs: int = 50, warmup: int = 10,
         raise ConfigError(f"--runs must be >= 1, got {runs}")
     if warmup < 0:
         raise ConfigError(f"--warmup must be >= 0, got {warmup}")
-    times = time_invocations(p.invoke, runs=runs, warmup=warmup, min_time_s=min_time_s)
+    with p.context():
+        times = time_invocations(p.invoke, runs=runs, warmup=warmup, min_time_s=min_time_s)
     return BenchResult(
         model=p.name, runtime=p.runtime, artifact=p.artifact, precision=p.precision,
         resolution=p.resolution, threads=p.threads, xnnpack=p.xnnpack, affinity=affinity(),
@@ -366,7 +300,7 @@ def bench(target: str | os.PathLike[str], *, runtime: str | Runtime | None = Non
     """Time single-image inference of a model name or artifact on this host.
 
     Args:
-        target: a registry model name or an ``.onnx`` / ``.tflite`` file.
+        target: a registry model name or an artifact file of a format this host runs.
         runtime: ``onnxruntime``, ``litert`` or ``torch``; default from the artifact's suffix,
             else ``onnxruntime``.
         threads: threads the runtime may use (1 gives the most repeatable numbers here).
@@ -374,8 +308,12 @@ def bench(target: str | os.PathLike[str], *, runtime: str | Runtime | None = Non
         warmup: untimed runs first.
         xnnpack: LiteRT only: ``False`` disables the default XNNPACK delegate.
         resolution: input resolution for model names (default: the model's).
-        precision: ``fp32`` or ``int8`` (LiteRT exports of model names).
-        deploy: benchmark the re-parameterized deploy form of a model name.
+        precision: export precision for model names (one the runtime's format supports).
+        deploy: benchmark the re-parameterized deploy form of a model name (``False``: the
+            train-time form, exported as such).
+        seed: seed of the random input.
+        cache_dir: directory of the benchmark artifacts (default: ``artifacts/`` under
+            ``$EDGEKIT_CACHE_DIR``).
 
     Returns:
         The raw timings with median / p10 / p90 / mean, threads, affinity and versions.
@@ -409,22 +347,22 @@ def profile_onnxruntime(path: str, *, threads: int = 1, runs: int = 10, warmup: 
     orig = onnx.load(path, load_external_data=False)
     producer = {o: n.name for n in orig.graph.node for o in n.output}
     node_names = {n.name for n in orig.graph.node}
+    exporter: Any = exporter_for_runtime(Runtime.ONNXRUNTIME)  # its loader takes profiler options
     with tempfile.TemporaryDirectory() as td:
-        so = ort_session_options(threads, profile_prefix=os.path.join(td, "prof"))
-        opt_path = os.path.join(td, "opt.onnx")
-        so.optimized_model_filepath = opt_path
-        import onnxruntime as ort
-
-        sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
-        feed = _ort_feed(sess, seed)
+        opt_path = os.path.join(td, f"optimized{exporter.suffix}")
+        runner = exporter.load(Path(path), threads=threads, profile_prefix=os.path.join(td, "prof"),
+                               optimized_model_path=opt_path)
+        feed = random_feed(runner, seed)
+        invoke = runner.invoker(feed)
         for _ in range(warmup):
-            sess.run(None, feed)
-        sess.end_profiling()
-        so2 = ort_session_options(threads, profile_prefix=os.path.join(td, "prof2"))
-        sess = ort.InferenceSession(path, so2, providers=["CPUExecutionProvider"])
+            invoke()
+        runner.end_profiling()
+        runner = exporter.load(Path(path), threads=threads,
+                               profile_prefix=os.path.join(td, "prof2"))
+        invoke = runner.invoker(feed)
         for _ in range(warmup + runs):
-            sess.run(None, feed)
-        prof = sess.end_profiling()
+            invoke()
+        prof = runner.end_profiling()
         with open(prof, encoding="utf-8") as f:
             events = json.load(f)
         optimized = onnx.load(opt_path, load_external_data=False)

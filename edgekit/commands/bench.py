@@ -17,7 +17,7 @@ examples:
 def register(sub: Any, add_common: Any) -> None:
     p = sub.add_parser("bench", help="time a model or artifact on this host (median, p10, p90)",
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("target", metavar="MODEL|ARTIFACT", help="model name or .onnx/.tflite file")
+    p.add_argument("target", metavar="MODEL|ARTIFACT", help="model name, or an artifact file whose suffix picks the runtime")
     p.add_argument("--runtime", help="onnxruntime, litert or torch (default: from the artifact's "
                    "suffix, else onnxruntime)")
     p.add_argument("--threads", type=int, default=1, help="threads (default 1: most repeatable)")
@@ -31,7 +31,7 @@ def register(sub: Any, add_common: Any) -> None:
                    help="LiteRT export precision for model names (default fp32)")
     p.add_argument("--resolution", type=int, help="input resolution for model names")
     p.add_argument("--train-form", action="store_true",
-                   help="time the train-time form (no re-parameterization)")
+                   help="time the train-time form (exported without re-parameterization)")
     p.add_argument("--layers", action="store_true",
                    help="per-layer kernel times from the onnxruntime profiler")
     p.add_argument("--json", action="store_true", help="print JSON")

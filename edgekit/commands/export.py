@@ -21,9 +21,10 @@ path is the last line on stdout, and manifest.json lies beside it.
 
 def register(subparsers: Any, add_common: Any) -> None:
     from edgekit.cli import add_devices_dir
+    from edgekit.export.registry import list_formats
 
     p = subparsers.add_parser(
-        "export", help="export a model for a device (ONNX, TFLite fp32/fp16/int8, Core ML)",
+        "export", help="export a model for a device in one of the registered formats",
         description="Export a model's deploy form for a target device, verify it against\n"
                     "PyTorch, and write manifest.json beside the artifact.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -32,7 +33,9 @@ def register(subparsers: Any, add_common: Any) -> None:
     target.add_argument("--target", metavar="DEVICE", help="device profile (edgekit devices)")
     target.add_argument("--all-targets", action="store_true",
                         help="export for every device profile (sweep profiles left out)")
-    p.add_argument("--format", metavar="F", help="onnx, tflite or coreml (default: the target's)")
+    p.add_argument("--format", metavar="F",
+                   help="a registered export format (default: the target's); one of "
+                        + ", ".join(list_formats()))
     p.add_argument("--precision", metavar="P", help="fp32, fp16 or int8 (default: the target's)")
     p.add_argument("--calib", metavar="DIR",
                    help="images for int8 calibration (default: a generated set, with a warning)")
@@ -65,7 +68,7 @@ def _summary(manifest: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     from edgekit.cli import print_json, print_table
     from edgekit.errors import ConfigError
-    from edgekit.export import export, export_all_targets
+    from edgekit.export import export, export_all_targets, list_formats
 
     if args.all_targets:
         if args.format or args.precision or args.dynamic_batch:
@@ -104,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.target is None and args.format is None:
         raise ConfigError("give --target DEVICE (edgekit devices), --all-targets, or --format "
-                          "{onnx,tflite,coreml}")
+                          f"{{{','.join(list_formats())}}}")
     result = export(
         args.model, args.target, format=args.format, precision=args.precision, calib=args.calib,
         out=args.out, checkpoint=args.checkpoint, dynamic_batch=args.dynamic_batch,

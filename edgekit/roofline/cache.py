@@ -4,7 +4,7 @@ A layer table depends only on the model (its name and deploy form), the input re
 weights (random init, or a checkpoint file identified by path, size and modification time), the
 versions of edgekit, torch, timm and onnx, and the code that counts (a hash of the roofline,
 export, layer and model sources); the cache key is a hash of exactly those. Files live under
-``$EDGEKIT_CACHE_DIR`` (default ``~/.cache/edgekit``) in ``layers/``, are written atomically
+the cache root (:func:`edgekit.cache_root.cache_root`) in ``layers/``, are written atomically
 (temporary file, then rename) and are JSON, so a stale, truncated or otherwise corrupt file is
 simply ignored and rewritten.
 """
@@ -22,16 +22,15 @@ from typing import Any
 
 import pandas as pd
 
+from edgekit.cache_root import cache_root
 from edgekit.roofline.counting import COLUMNS, safe_name
 
 SCHEMA = 4  # bump when the counting rules or the columns change
-ENV_VAR = "EDGEKIT_CACHE_DIR"
 
 
 def cache_dir() -> Path:
-    """The layer-table cache directory (not created)."""
-    root = os.environ.get(ENV_VAR) or os.path.join(os.path.expanduser("~"), ".cache", "edgekit")
-    return Path(root) / "layers"
+    """The layer-table cache directory (not created): ``layers/`` under the cache root."""
+    return cache_root() / "layers"
 
 
 def _version(pkg: str) -> str:

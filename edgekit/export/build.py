@@ -1,0 +1,81 @@
+"""The module an export converts: a registry model (seeded or from a checkpoint) or an nn.Module.
+
+A registry model without a checkpoint has random weights; they are drawn from a fixed seed inside
+:func:`torch.random.fork_rng`, so an export is reproducible (same bytes, same sha256) and the
+caller's RNG state is left as it was. ``deploy=True`` (what ``edgekit export`` always ships) is the
+re-parameterized inference form; ``deploy=False`` keeps the train-time branches (benchmarks of
+what re-parameterization saves).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from edgekit.errors import ConfigError
+
+if TYPE_CHECKING:
+    from torch import nn
+
+RANDOM_INIT_SEED = 0  # weights of a registry model exported without a checkpoint
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltModel:
+    """The module to convert and what the manifest says about it."""
+
+    module: nn.Module = field(repr=False)
+    name: str
+    resolution: int
+    deploy: bool
+    weights: str  # one line for the manifest: where the weights came from
+    checkpoint: str | None
+    build_s: float
+
+
+def seeded_model(name: str, *, deploy: bool = True,
+                 checkpoint: str | os.PathLike[str] | None = None) -> nn.Module:
+    """``create_model(name)`` with its random initialisation drawn from ``RANDOM_INIT_SEED``.
+
+    The global torch RNG is forked, so the caller's random state is unchanged afterwards.
+    """
+    import torch
+
+    from edgekit.models import create_model
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(RANDOM_INIT_SEED)
+        return create_model(name, checkpoint=checkpoint, deploy=deploy)
+
+
+def build_model(model: str | nn.Module, *, checkpoint: str | os.PathLike[str] | None = None,
+                resolution: int | None = None, name: str | None = None,
+                deploy: bool = True) -> BuiltModel:
+    """Build (or take) the module to export, in deploy or train form, and time it."""
+    t0 = time.perf_counter()
+    ckpt = str(checkpoint) if checkpoint else None
+    if isinstance(model, str):
+        from edgekit.models import get_spec
+
+        spec = get_spec(model)
+        module = seeded_model(model, deploy=deploy, checkpoint=checkpoint)
+        weights = (f"checkpoint {checkpoint}" if checkpoint else
+                   f"random init (seed {RANDOM_INIT_SEED}): good for latency and structure only")
+        return BuiltModel(module, name or spec.name, resolution or spec.resolution, deploy,
+                          weights, ckpt, time.perf_counter() - t0)
+    if checkpoint is not None:
+        from edgekit.models import load_checkpoint
+
+        load_checkpoint(model, checkpoint)
+    if resolution is None:
+        raise ConfigError("exporting an nn.Module needs resolution=N (a registry name knows its own)")
+    module = model.eval()
+    if deploy:
+        from edgekit.layers.reparam import reparameterize
+
+        module = reparameterize(module).eval()
+    weights = f"checkpoint {checkpoint}" if checkpoint else "the nn.Module as given"
+    return BuiltModel(module, name or type(model).__name__.lower(), resolution, deploy, weights,
+                      ckpt, time.perf_counter() - t0)

@@ -1,0 +1,128 @@
+"""One export, fully resolved: the plan, the built model, the data to verify on, where it goes.
+
+An :class:`ExportJob` is what the conversion, the manifest and the file placement read, so the
+pipelines pass one frozen object instead of a dozen parameters. Layout of what is written
+(``out`` a directory)::
+
+    out/<model>_<target>/<model>_<target><suffix>     the artifact
+    out/<model>_<target>/manifest.json                its manifest
+
+(``<model>_<format>_<precision>`` replaces ``<model>_<target>`` when no target is given.) When
+``out`` itself ends with the format's suffix (``out="m.tflite"``) the artifact is written exactly
+there and the manifest beside it as ``m.manifest.json``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from edgekit.errors import ConfigError
+from edgekit.export.build import BuiltModel
+from edgekit.export.planning import Plan
+from edgekit.export.protocol import ConvertOptions, Exporter
+from edgekit.export.registry import all_exporters
+from edgekit.precision import Precision
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from edgekit.device import DeviceProfile
+    from edgekit.export.calibration import CalibrationSet
+
+MIN_RESOLUTION = 16
+
+
+def check_options(p: Plan, *, dynamic_batch: bool, resolution: int | None) -> None:
+    """Reject option combinations before any work is done (the toolchain must be there too)."""
+    if dynamic_batch and not p.exporter.dynamic_batch:
+        able = " or ".join(e.name for e in all_exporters() if e.dynamic_batch) or "no format"
+        raise ConfigError(f"--dynamic-batch applies to --format {able} only, got {p.exporter.name}")
+    if resolution is not None and resolution < MIN_RESOLUTION:
+        raise ConfigError(f"--resolution must be >= {MIN_RESOLUTION}, got {resolution}")
+    p.exporter.check_toolchain(p.precision)
+
+
+def destinations(out: str | os.PathLike[str], stem: str, suffix: str) -> tuple[Path, Path]:
+    """The artifact path and its manifest's path for output ``out`` (see the module docstring)."""
+    out = Path(out)
+    if out.suffix == suffix and suffix:
+        return out, out.with_name(out.name[: -len(suffix)] + ".manifest.json")
+    folder = out / stem
+    return folder / f"{stem}{suffix}", folder / "manifest.json"
+
+
+@dataclass(frozen=True, slots=True)
+class ExportJob:
+    """Everything one export reads.
+
+    Attributes:
+        plan: format, precision and target profile.
+        model: the built module and where its weights came from.
+        options: what the exporter is told (precision, resolution, calibration set ...).
+        verify_images: normalised NCHW images run through the artifact and torch.
+        data_desc: where ``verify_images`` came from, for the manifest.
+        mean: per-channel normalisation mean of the model.
+        std: per-channel normalisation std of the model.
+        artifact: where the artifact goes.
+        manifest_path: where its manifest goes.
+        verify: whether to run the artifact against torch.
+    """
+
+    plan: Plan
+    model: BuiltModel
+    options: ConvertOptions
+    verify_images: np.ndarray = field(repr=False)
+    data_desc: str
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    artifact: Path
+    manifest_path: Path
+    verify: bool
+
+    @property
+    def exporter(self) -> Exporter:
+        return self.plan.exporter
+
+    @property
+    def precision(self) -> Precision:
+        return self.plan.precision
+
+    @property
+    def profile(self) -> DeviceProfile | None:
+        return self.plan.profile
+
+    @property
+    def calib(self) -> CalibrationSet | None:
+        return self.options.calib
+
+    @property
+    def conversion_key(self) -> tuple[str, str]:
+        """Jobs of one model with the same key convert to the same artifact."""
+        return (self.exporter.name, self.precision.value)
+
+
+def make_job(p: Plan, built: BuiltModel, *,
+             calib: str | os.PathLike[str] | CalibrationSet | None,
+             out: str | os.PathLike[str], dynamic_batch: bool, verify: bool) -> ExportJob:
+    """Resolve the data (calibration or generated verification images) and the destination."""
+    from edgekit.export.calibration import calibration_set, generated_set, model_mean_std
+    from edgekit.export.verify import VERIFY_IMAGES
+
+    res = built.resolution
+    mean, std = model_mean_std(built.module)
+    calib_set = (calibration_set(calib, res, built.module)
+                 if p.exporter.needs_calibration(p.precision) else None)
+    if calib_set is not None:
+        verify_images, data_desc = calib_set.images[:64], f"calibration set ({calib_set.source})"
+    else:
+        gen = generated_set(res, count=VERIFY_IMAGES, seed=1, mean=mean, std=std)
+        verify_images, data_desc = gen.images, f"generated set ({gen.description})"
+    options = ConvertOptions(built.name, p.precision, res, dynamic_batch, calib_set)
+    stem = (f"{built.name}_{p.profile.name}" if p.profile
+            else f"{built.name}_{p.exporter.name}_{p.precision.value}")
+    artifact, manifest_path = destinations(out, stem, p.exporter.suffix)
+    return ExportJob(p, built, options, verify_images, data_desc, mean, std, artifact,
+                     manifest_path, verify)

@@ -1,0 +1,89 @@
+"""The manifest written beside every artifact: what it is, how it was made, how well it matches.
+
+Op inventory and ``unsupported_ops``: each exporter maps its artifact's op names to ONNX op types
+(``CONV_2D`` and ``DEPTHWISE_CONV_2D`` -> ``Conv``, ``BATCH_MATMUL`` -> ``MatMul``, Core ML
+``layer_norm`` -> ``LayerNormalization`` ...; the tables live in each exporter module), because
+device profiles list the ops a runtime cannot run as ONNX op types. ``unsupported_ops`` in the
+manifest is the set of the artifact's ops (under their ONNX name, or under their own name when it
+has no ONNX equivalent) that the target profile lists in ``unsupported_ops``. An op a converter
+decomposed (TFLite has no LayerNorm op; it becomes MEAN, SUB, MUL, RSQRT) is reported under the
+ops it became, since those are what the device will have to run.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import time
+from pathlib import Path
+from typing import Any
+
+from edgekit._meta import git_commit, versions
+from edgekit.export.convert import Converted
+from edgekit.export.job import ExportJob
+
+SCHEMA_VERSION = 1
+
+
+def sha256_of(path: Path) -> str:
+    """sha256 of a file, or of a directory (its files' relative paths and bytes, sorted)."""
+    h = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for f in files:
+        if path.is_dir():
+            h.update(str(f.relative_to(path)).encode() + b"\0")
+        with open(f, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def size_of(path: Path) -> int:
+    """Bytes of a file, or of every file under a directory."""
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def build_manifest(job: ExportJob, conv: Converted, started: float) -> dict[str, Any]:
+    """The manifest of ``job``'s artifact, converted as ``conv``; ``started`` is perf_counter()."""
+    from edgekit import __version__
+
+    profile, exporter, built = job.profile, job.exporter, job.model
+    unsupported = sorted(conv.inventory.op_names() & set(profile.unsupported_ops)) if profile else []
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "model": built.name,
+        "target": profile.name if profile else None,
+        "target_fingerprint": profile.fingerprint() if profile else None,
+        "format": exporter.name,
+        "precision": job.precision.value,
+        "artifact": job.artifact.name,
+        "size_bytes": size_of(conv.path),
+        "sha256": sha256_of(conv.path),
+        "resolution": job.options.resolution,
+        "batch": "dynamic" if job.options.dynamic_batch else 1,
+        "form": "deploy" if built.deploy else "train",
+        "checkpoint": built.checkpoint,
+        "weights": built.weights,
+        "preprocessing": {
+            "color": "RGB", "value_range": "[0, 1] before normalisation",
+            "normalise": "(x - mean) / std", "mean": list(job.mean), "std": list(job.std),
+            "layout": exporter.input_layout,
+        },
+        "inputs": [t.to_manifest() for t in conv.inputs],
+        "outputs": [t.to_manifest() for t in conv.outputs],
+        "calibration": job.calib.to_manifest() if job.calib is not None else None,
+        "fidelity": conv.fidelity,
+        "op_inventory": conv.inventory.to_manifest(),
+        "float_ops": list(conv.inventory.float_ops),
+        "unsupported_ops": unsupported,
+        "notes": conv.notes,
+        "tool_versions": {"edgekit": __version__, **versions("torch", "timm"),
+                          **exporter.tool_versions()},
+        "timing_s": {"build": round(built.build_s, 3), "convert": round(conv.convert_s, 3),
+                     "verify": round(conv.verify_s, 3),
+                     "total": round(time.perf_counter() - started, 3)},
+        "git_commit": git_commit(),
+        "created_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+    }
