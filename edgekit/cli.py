@@ -14,11 +14,9 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from edgekit import __version__
+from typing import Any
 
-# Re-exported for command modules that still import them from here.
-from edgekit.commands import add_devices_dir, add_weights  # noqa: F401
-from edgekit.commands._output import print_json, print_table  # noqa: F401
+from edgekit import __version__
 from edgekit.errors import EdgekitError
 
 EXAMPLES = """\
@@ -28,6 +26,11 @@ examples:
   edgekit roofline mobilenetv4_conv_small --device pixel8-edgetpu
   edgekit export mobilenetv4_conv_small --target pixel8-edgetpu
 """
+
+# Helpers that moved to edgekit.commands, still importable from here for command modules that
+# have not switched their imports yet (resolved on use, so this module imports no command).
+_MOVED = {"add_devices_dir": "edgekit.commands", "add_weights": "edgekit.commands",
+          "print_json": "edgekit.commands._output", "print_table": "edgekit.commands._output"}
 
 # Subcommand modules under edgekit/commands/, in the order shown by --help.
 COMMAND_MODULES = ("models", "devices", "info", "roofline", "export", "bench", "calibrate",
@@ -105,6 +108,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _reraise(exc: BaseException) -> int:
     raise exc
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module 'edgekit.cli' has no attribute '{name}'")
 
 
 if __name__ == "__main__":
