@@ -47,8 +47,8 @@ def data() -> dict:
 @contextlib.contextmanager
 def fixed_torch(seed: int = 0, threads: int = TRAIN_THREADS) -> Iterator[None]:
     """Training that does not depend on what ran before in the process: a private copy of the
-    global RNG seeded with ``seed`` (timm's initializers and dropout draw from it) and a fixed thread
-    count (float sums in the backward pass change with it); both are restored afterwards."""
+    global RNG seeded with ``seed`` (timm's initializers and dropout draw from it) and a fixed
+    thread count (float sums in the backward pass change with it); both restored afterwards."""
     import torch
 
     saved = torch.get_num_threads()

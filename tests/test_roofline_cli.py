@@ -152,6 +152,7 @@ def test_csv_meta_sidecar_records_the_run(tmp_path, onnx_file):
     assert {"torch", "onnx", "pandas"} <= set(meta["versions"]) and "git_commit" in meta
     assert meta["devices"]["pixel6-cpu"] == load_device("pixel6-cpu").fingerprint()
     assert set(meta["devices"]) == {"pixel6-cpu", "rp5"}
-    assert meta["models"] == [{"model": "my_net", "resolution": 32, "params": 8 * 27 + 8 + 8 * 4 + 4,
+    params = 8 * 27 + 8 + 8 * 4 + 4
+    assert meta["models"] == [{"model": "my_net", "resolution": 32, "params": params,
                                "source": "onnx"}]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["zoo.csv", "zoo.csv.meta.json"]

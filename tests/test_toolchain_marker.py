@@ -1,4 +1,4 @@
-"""The ``toolchain`` marker: a test whose optional extra is missing skips, naming what to install."""
+"""The ``toolchain`` marker: a test whose optional extra is missing skips, naming the install."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The subcommands of the ``edgekit`` CLI: the contract each module follows and the options they share.
+"""The subcommands of the ``edgekit`` CLI: the contract of their modules and their shared options.
 
 Each module ``edgekit/commands/<name>.py`` is one subcommand over the public API. It exposes
 ``register(subparsers, add_common)``, which adds its parser (help text leading with copy-pasteable

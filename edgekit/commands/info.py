@@ -15,8 +15,9 @@ examples:
 def register(subparsers: Any, add_common: Any) -> None:
     from edgekit.commands import add_weights
 
-    p = subparsers.add_parser("info", help="params, MACs, resolution, top-1 and deploy form of a model",
-                              epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = subparsers.add_parser(
+        "info", help="params, MACs, resolution, top-1 and deploy form of a model",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", help="model name (edgekit models) or any timm model name")
     p.add_argument("--resolution", type=int, help="input resolution (default: the model's)")
     add_weights(p)
