@@ -48,7 +48,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from edgekit.errors import ConfigError, did_you_mean, unknown_name
+from edgekit.errors import KEBAB_NAME, ConfigError, did_you_mean, unknown_name
 from edgekit.precision import Precision
 
 ENV_VAR = "EDGEKIT_DEVICES"
@@ -95,7 +95,7 @@ class SourcedOverhead(_Strict):
 class DeviceProfile(_Strict):
     """One target: the schema of a ``devices/*.toml`` file."""
 
-    name: Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")]
+    name: Annotated[str, Field(pattern=f"^{KEBAB_NAME}$")]
     description: str
     kind: ComputeKind
     precision: Precision

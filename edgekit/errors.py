@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
+
+# Device and host names: kebab-case ``<product>-<unit>`` (lowercase letters, digits, '-').
+KEBAB_NAME = r"[a-z0-9]+(-[a-z0-9]+)*"
 
 
 class EdgekitError(Exception):
@@ -49,6 +53,14 @@ def ensure_dir(path: str | os.PathLike[str], option: str) -> Path:
         raise ConfigError(f"cannot create {option} directory '{p}': {exc.strerror or exc}; "
                           f"choose another {option}") from exc
     return p
+
+
+def check_kebab_name(value: str, flag: str) -> str:
+    """``value`` if it is a kebab-case name (see :data:`KEBAB_NAME`), else a ConfigError naming
+    ``flag``."""
+    if not re.fullmatch(KEBAB_NAME, value):
+        raise ConfigError(f"{flag} must be kebab-case (a-z, 0-9, '-'), got '{value}'")
+    return value
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

@@ -1,18 +1,88 @@
-"""Shared test fixtures: seeding and a network kill-switch. Keep this file small."""
+"""Shared test set-up: torch state per test, the ``toolchain`` marker, a network kill-switch.
+
+Keep this file small.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import importlib.metadata
 import socket
+from collections.abc import Iterator
 
 import pytest
 
+pytest_plugins = ("pytester",)  # tests of the toolchain marker run pytest on generated files
+
 
 @pytest.fixture(autouse=True)
-def _seed() -> None:
-    """Every test starts from the same torch RNG state (tests must not depend on order)."""
+def _torch_state() -> Iterator[None]:
+    """Every test starts from the same torch RNG state, and the thread count it leaves behind is
+    put back, so no test depends on what ran before it in the same worker."""
     import torch
 
+    threads = torch.get_num_threads()
     torch.manual_seed(0)
+    yield
+    torch.set_num_threads(threads)
+
+
+# --- the toolchain marker ------------------------------------------------------------------------
+def extra_requirements(extra: str) -> list[str]:
+    """The distributions edgekit's optional ``extra`` installs, from the installed metadata."""
+    from packaging.requirements import Requirement
+
+    reqs = [Requirement(r) for r in importlib.metadata.requires("edgekit") or ()]
+    return [r.name for r in reqs
+            if r.marker is not None and r.name != "edgekit" and r.marker.evaluate({"extra": extra})]
+
+
+def missing_toolchain(extra: str) -> str | None:
+    """Why a test needing ``extra`` cannot run (its first missing package), or ``None``."""
+    packages = extra_requirements(extra)
+    if not packages:
+        raise pytest.UsageError(f"@pytest.mark.toolchain names '{extra}', which is not an extra of "
+                                "edgekit; use one of [project.optional-dependencies] in "
+                                "pyproject.toml")
+    for package in packages:
+        try:
+            importlib.metadata.distribution(package)
+        except importlib.metadata.PackageNotFoundError:
+            return (f"needs '{package}' from the '{extra}' extra, which is not installed; "
+                    f'install it with: pip install -e ".[{extra}]"')
+    return None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    """``@pytest.mark.toolchain("tflite", ...)`` skips when a package of a named extra is absent;
+    any test marked ``toolchain`` also skips when it (or a fixture) raises ToolchainMissingError,
+    whose message names the package and the extra."""
+    marker = item.get_closest_marker("toolchain")
+    for extra in marker.args if marker else ():
+        reason = missing_toolchain(extra)
+        if reason:
+            pytest.skip(reason)
+    with _skip_missing_toolchain(item):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    with _skip_missing_toolchain(item):
+        return (yield)
+
+
+@contextlib.contextmanager
+def _skip_missing_toolchain(item: pytest.Item) -> Iterator[None]:
+    from edgekit.errors import ToolchainMissingError
+
+    try:
+        yield
+    except ToolchainMissingError as exc:
+        if item.get_closest_marker("toolchain") is None:
+            raise
+        pytest.skip(str(exc))
 
 
 @pytest.fixture

@@ -231,3 +231,52 @@ def test_bad_paths_and_values_give_one_line(argv: list[str], tmp_path, capsys) -
     err = capsys.readouterr().err
     assert code == 1, err
     assert err.startswith("edgekit: error: ") and err.count("\n") == 1, err
+
+
+# --- one pattern for every subcommand --------------------------------------------------------
+def test_every_subcommand_is_a_command_module() -> None:
+    """cli.py only builds the parser: every subcommand is edgekit/commands/<name>.py with
+    ``register(subparsers, add_common)`` and ``run(args) -> int``."""
+    import importlib
+    import inspect
+
+    import edgekit.cli as cli
+
+    assert "add_parser(" not in inspect.getsource(cli)
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    assert list(sub.choices) == [m.replace("_", "-") for m in cli.COMMAND_MODULES]
+    for name in cli.COMMAND_MODULES:
+        module = importlib.import_module(f"edgekit.commands.{name}")
+        assert callable(module.register) and callable(module.run), name
+        assert sub.choices[name.replace("_", "-")].get_default("func") is module.run, name
+
+
+def test_kebab_name_check() -> None:
+    from edgekit.errors import ConfigError, check_kebab_name
+
+    assert check_kebab_name("my-host-2", "--name") == "my-host-2"
+    for bad in ("My_Host", "host-", "-host", "a--b", ""):
+        with pytest.raises(ConfigError) as info:
+            check_kebab_name(bad, "--name")
+        assert str(info.value) == f"--name must be kebab-case (a-z, 0-9, '-'), got '{bad}'"
+
+
+def test_fit_device_rejects_a_name_that_is_not_kebab_case(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "fit-device", str(tmp_path / "m.csv"), "--name", "My_Phone",
+                         "--base", "pixel6-cpu")
+    assert code == 1 and out == ""
+    assert err == "edgekit: error: --name must be kebab-case (a-z, 0-9, '-'), got 'My_Phone'\n"
+
+
+def test_write_text_is_atomic_and_dash_is_stdout(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from edgekit.commands._output import write_text
+
+    write_text("a,b\n1,2\n", tmp_path / "new" / "out.csv")
+    write_text("x\n", "-")
+    out, err = capsys.readouterr()
+    assert out == "x\n" and err == f"wrote {tmp_path / 'new' / 'out.csv'}\n"
+    assert [p.name for p in (tmp_path / "new").iterdir()] == ["out.csv"]  # no temporary left
+    assert (tmp_path / "new" / "out.csv").read_text() == "a,b\n1,2\n"

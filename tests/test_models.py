@@ -150,3 +150,73 @@ def test_pretrained_without_hub_weights_says_use_checkpoint() -> None:
 def test_pretrained_and_checkpoint_conflict(tmp_path: object) -> None:
     with pytest.raises(ConfigError, match="--pretrained and --checkpoint both given"):
         create_model("test_replknet", pretrained=True, checkpoint="x.safetensors")
+
+
+# --- how families join the registry ------------------------------------------------------------
+def test_registry_imports_no_family() -> None:
+    """Families register themselves (edgekit.models imports them); the registry knows none."""
+    import ast
+    from pathlib import Path
+
+    import edgekit.models as pkg
+    from edgekit.models import registry
+
+    tree = ast.parse(Path(registry.__file__).read_text(encoding="utf-8"))
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    families = set(pkg.FAMILIES)
+    assert not imported & families and "edgekit.models" not in imported, imported
+    # every family module in the package is listed, and each registered at least one model
+    on_disk = {f"edgekit.models.{p.stem}" for p in Path(pkg.__file__).parent.glob("*.py")
+               if p.stem not in ("__init__", "registry")}
+    assert on_disk == families
+    assert {get_spec(n).builder.__module__ for n in ALL} <= families | {"edgekit.models.registry"}
+
+
+_BROKEN_FAMILY = """
+import importlib.abc, sys
+
+class Broken(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "edgekit.models.replknet":
+            raise ImportError("simulated: a dependency of the family is missing")
+
+sys.meta_path.insert(0, Broken())
+"""
+
+
+@pytest.mark.parametrize("probe", ["api", "registry", "cli"])
+def test_a_failed_family_import_is_an_error_naming_it(probe: str) -> None:
+    """No partial registry: importing the zoo, reading the registry and the CLI all fail with
+    one EdgekitError that names the family module and keeps its cause."""
+    import subprocess
+    import sys
+
+    code = _BROKEN_FAMILY + {
+        "api": "import edgekit.models",
+        "registry": ("from edgekit.errors import EdgekitError\n"
+                     "try:\n    import edgekit.models\nexcept EdgekitError:\n    pass\n"
+                     "from edgekit.models.registry import registered\nregistered()"),
+        "cli": "from edgekit.cli import main\nsys.exit(main(['models']))",
+    }[probe]
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    err = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1, proc.stderr
+    message = ("model family module 'edgekit.models.replknet' failed to import (ImportError: "
+               "simulated: a dependency of the family is missing); its models cannot be listed or "
+               "built; fix or reinstall edgekit (run with --debug for the traceback)")
+    if probe == "cli":
+        assert err == [f"edgekit: error: {message}"]
+    else:
+        assert err[-1] == f"edgekit.errors.EdgekitError: {message}"
+        assert "The above exception was the direct cause" in proc.stderr  # raise ... from exc
+
+
+def test_a_name_registered_twice_is_a_config_error() -> None:
+    from dataclasses import replace
+
+    from edgekit.models import register
+
+    with pytest.raises(ConfigError, match=r"model 'test_replknet' is registered twice "
+                                          r"\(family RepLKNet\)"):
+        register(replace(get_spec("test_replknet")))

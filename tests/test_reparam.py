@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from edgekit.errors import ConfigError, VerificationError
 from edgekit.layers.reparam import (
     ConvBN,
     deploy_error,
@@ -62,7 +63,7 @@ def test_fuse_bn_conv_precedes_a_1x1() -> None:
     w, b = fuse_bn_conv(bn, conv.weight, conv.bias)
     with torch.no_grad():
         torch.testing.assert_close(F.conv2d(x, w, b), conv(bn(x)), rtol=1e-5, atol=1e-5)
-    with pytest.raises(ValueError, match=r"fuse_bn_conv needs a 1x1 kernel, got \(3, 3\)"):
+    with pytest.raises(ConfigError, match=r"fuse_bn_conv needs a 1x1 kernel, got \(3, 3\)"):
         fuse_bn_conv(bn, torch.zeros(16, 8, 3, 3), None)
 
 
@@ -77,7 +78,7 @@ def test_pad_kernel_to_keeps_the_function(small: int, large: int) -> None:
 
 @pytest.mark.parametrize(("small", "large"), [(4, 7), (9, 7)])
 def test_pad_kernel_to_rejects_bad_sizes(small: int, large: int) -> None:
-    with pytest.raises(ValueError, match=rf"cannot centre a {small}x{small} kernel in "
+    with pytest.raises(ConfigError, match=rf"cannot centre a {small}x{small} kernel in "
                                          rf"{large}x{large}"):
         pad_kernel_to(torch.zeros(1, 1, small, small), large)
 
@@ -115,8 +116,25 @@ def test_blocks_fuse_to_bn_free_residuals(block_cls: type[nn.Module]) -> None:
 
 
 def test_small_kernel_cannot_exceed_large() -> None:
-    with pytest.raises(ValueError, match="small kernel 9 cannot be merged into 7"):
+    with pytest.raises(ConfigError, match="small kernel 9 cannot be merged into 7; use a smaller"):
         LargeKernelConv(4, 7, 9)
+
+
+def test_stage_lists_of_different_lengths_are_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"one entry per stage, got 4, 3 and 4 entries"):
+        RepLKNet((7, 5, 5, 3), (1, 1, 1), (8, 8, 8, 8))
+
+
+def test_batchnorm_without_statistics_cannot_be_randomized() -> None:
+    model = nn.Sequential(nn.Conv2d(3, 4, 1), nn.BatchNorm2d(4, track_running_stats=False))
+    with pytest.raises(ConfigError, match=r"BatchNorm '1' keeps no running statistics"):
+        randomize_batchnorm(model)
+
+
+def test_deploy_error_of_a_different_model_is_a_verification_error() -> None:
+    with pytest.raises(VerificationError, match=r"deploy output shape \(1, 3\) differs from the "
+                                                r"model's \(1, 4\)"):
+        deploy_error(nn.Linear(5, 4), nn.Linear(5, 3), torch.randn(1, 5))
 
 
 # --- the walk -----------------------------------------------------------------------------------

@@ -139,3 +139,20 @@ def test_help_leads_with_examples(capsys):
         main(["roofline", "--help"])
     out = capsys.readouterr().out
     assert "examples:" in out and "edgekit roofline mobilenetv4_conv_small" in out
+
+
+def test_csv_meta_sidecar_records_the_run(tmp_path, onnx_file):
+    from edgekit.device import load_device
+
+    csv = tmp_path / "zoo.csv"
+    assert main(["roofline", str(onnx_file), "--device", "pixel6-cpu", "--ridge", "5",
+                 "--csv", str(csv)]) == 0
+    meta = json.loads((tmp_path / "zoo.csv.meta.json").read_text())
+    assert meta["command"] == "edgekit roofline" and meta["edgekit"]
+    assert {"torch", "onnx", "pandas"} <= set(meta["versions"]) and "git_commit" in meta
+    assert meta["devices"]["pixel6-cpu"] == load_device("pixel6-cpu").fingerprint()
+    assert set(meta["devices"]) == {"pixel6-cpu", "rp5"}
+    params = 8 * 27 + 8 + 8 * 4 + 4
+    assert meta["models"] == [{"model": "my_net", "resolution": 32, "params": params,
+                               "source": "onnx"}]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["zoo.csv", "zoo.csv.meta.json"]

@@ -172,3 +172,60 @@ def test_run_time_shape_arithmetic_is_resolved():
     t = layer_table(Attn(), 8)
     mm = t[t["op_type"] == "MatMul"]
     assert len(mm) == 1 and int(mm["macs"].iloc[0]) == 2 * 64 * 64 * 2
+
+
+# --- building without random init, and nothing of torch left changed ---------------------------
+def test_skip_weight_init_zeroes_draws_only_inside_its_block_and_thread():
+    import threading
+
+    from edgekit.roofline.extract import skip_weight_init
+
+    methods = (torch.Tensor.uniform_, torch.Tensor.normal_, torch.nn.init.kaiming_uniform_)
+    seen = {}
+    with skip_weight_init():
+        lin, bn = torch.nn.Linear(16, 8), torch.nn.BatchNorm2d(4)
+        drawn = torch.empty(32).normal_(3.0, 1.0)
+        other = threading.Thread(target=lambda: seen.update(w=torch.nn.Linear(16, 8).weight))
+        other.start()
+        other.join()
+    assert lin.weight.abs().sum() == 0 and lin.bias.abs().sum() == 0 and drawn.abs().sum() == 0
+    assert torch.equal(bn.weight, torch.ones(4))  # deterministic fills run as written
+    assert seen["w"].abs().sum() > 0  # another thread builds with random init meanwhile
+    assert torch.nn.Linear(16, 8).weight.abs().sum() > 0  # and so does this one afterwards
+    assert (torch.Tensor.uniform_, torch.Tensor.normal_, torch.nn.init.kaiming_uniform_) == methods
+
+
+@pytest.mark.parametrize("name", ["test_mobilenetv4", "test_efficientformer", "test_replknet"])
+def test_table_does_not_depend_on_weight_values(name, monkeypatch):
+    """Zero weights count the same as random ones. The only difference: the exporter shares equal
+    (zero) initializers through extra Identity nodes, which count nothing."""
+    import contextlib
+
+    import pandas as pd
+
+    from edgekit.roofline import extract
+
+    counts = ["macs", "weight_elems", "bias_elems", "in_act_elems", "out_act_elems"]
+
+    def by_op(table):
+        real = table[table["op_type"] != "Identity"]
+        assert (table.loc[table["op_type"] == "Identity", counts] == 0).all().all()
+        return real.groupby(["op_type", "kind"])[counts].sum()
+
+    zero = extract.layer_table(name, cache=False)
+    monkeypatch.setattr(extract, "skip_weight_init", contextlib.nullcontext)
+    random = extract.layer_table(name, cache=False)
+    pd.testing.assert_frame_equal(by_op(zero), by_op(random))
+    assert zero.attrs == random.attrs
+
+
+def test_pool_worker_restores_its_thread_count():
+    from edgekit.roofline.extract import _worker
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        table = _worker("test_replknet", None, None, True, False)
+        assert torch.get_num_threads() == 2 and len(table) > 0
+    finally:
+        torch.set_num_threads(before)

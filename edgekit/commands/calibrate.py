@@ -27,15 +27,13 @@ def register(sub: Any, add_common: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import re
-
     from edgekit.bench.micro import calibrate_host, default_host_name, write_profiles
     from edgekit.cli import print_json, print_table
     from edgekit.errors import ConfigError
 
-    name = args.name or default_host_name()
-    if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", name):
-        raise ConfigError(f"--name must be kebab-case (a-z, 0-9, '-'), got '{name}'")
+    from edgekit.errors import check_kebab_name
+
+    name = check_kebab_name(args.name or default_host_name(), "--name")
     if args.threads < 1:
         raise ConfigError(f"--threads must be >= 1, got {args.threads}")
     cal = calibrate_host(threads=args.threads, quick=args.quick)

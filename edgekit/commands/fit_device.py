@@ -57,7 +57,6 @@ def _pairs(items: list[str], flag: str) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     import datetime as dt
-    import re
     from pathlib import Path
 
 
@@ -66,8 +65,9 @@ def run(args: argparse.Namespace) -> int:
     from edgekit.errors import ConfigError
     from edgekit.fit import fit_modes, model_costs, profile_from_fit, read_measurements
 
-    if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", args.name):
-        raise ConfigError(f"--name must be kebab-case (a-z, 0-9, '-'), got '{args.name}'")
+    from edgekit.errors import check_kebab_name
+
+    check_kebab_name(args.name, "--name")
     df = read_measurements(args.csv, columns=_pairs(args.column, "--column"),
                            where=_pairs(args.where, "--where"))
     base = load_device(args.base, args.devices_dir)

@@ -13,7 +13,7 @@ examples:
 
 
 def register(sub: Any, add_common: Any) -> None:
-    from edgekit.cli import add_devices_dir
+    from edgekit.commands import add_devices_dir
 
     p = sub.add_parser("report", help="the reference report: roofline tables, figures, validation",
                        description="Analyse every zoo model on every device profile, compare with "

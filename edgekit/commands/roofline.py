@@ -23,7 +23,7 @@ DISPLAY = ("model", "resolution", "macs_g", "params_m", "top1")
 
 
 def register(subparsers: Any, add_common: Any) -> None:
-    from edgekit.cli import add_devices_dir
+    from edgekit.commands import add_devices_dir
 
     p = subparsers.add_parser(
         "roofline", help="predict latency with the roofline model (MobileNetV4 paper)",
@@ -88,24 +88,26 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    from edgekit.roofline import estimate_latency, summary_row, zoo_models
+    from edgekit._meta import run_meta, write_meta_sidecar
+    from edgekit.commands._output import write_text
+    from edgekit.roofline import analyze, estimate_latency, zoo_models
 
     _check(args)
     devices = _devices(args)
     models = args.models or zoo_models(mission_only=True)
     tables = _tables(models, args)
-    estimates = [[estimate_latency(t, d) for d in devices] for t in tables]
-    summary = pd.DataFrame([summary_row(t, e) for t, row in zip(tables, estimates, strict=True)
-                            for e in row])
+    summary = analyze(tables, devices)
+    estimates = ([[estimate_latency(t, d) for d in devices] for t in tables]
+                 if args.layers or args.plots else [])
     out = _layer_rows(estimates) if args.layers else summary
     if args.csv:
-        _write(out.to_csv(index=False), args.csv)
+        write_text(out.to_csv(index=False), args.csv)
         if args.csv != "-":
-            _write_meta(Path(args.csv), devices, tables)
+            models_meta = [{k: t.attrs.get(k) for k in ("model", "resolution", "params", "source")}
+                           for t in tables]
+            write_meta_sidecar(args.csv, run_meta("edgekit roofline", devices, models=models_meta))
     if args.json:
-        _write(json.dumps(json.loads(out.to_json(orient="records")), indent=1) + "\n", args.json)
+        write_text(json.dumps(json.loads(out.to_json(orient="records")), indent=1) + "\n", args.json)
     if args.plots:
         _plots(Path(args.plots), summary, estimates)
     if "-" not in (args.csv, args.json):
@@ -144,57 +146,24 @@ def _layer_rows(estimates: list[list[Any]]) -> Any:
     return df[lead + [c for c in df.columns if c not in lead]]
 
 
-def _write(text: str, dest: str) -> None:
-    if dest == "-":
-        sys.stdout.write(text)
-        return
-    from edgekit.errors import ensure_dir
-
-    path = Path(dest)
-    ensure_dir(path.parent, "output")
-    path.write_text(text, encoding="utf-8")
-    print(f"wrote {path}", file=sys.stderr)
-
-
-def _write_meta(path: Path, devices: list[Any], tables: list[Any]) -> None:
-    import platform
-
-    from edgekit import __version__
-    from edgekit._meta import git_commit, versions
-
-    meta = {
-        "command": "edgekit roofline", "argv": sys.argv[1:], "edgekit": __version__,
-        "versions": versions("torch", "timm", "onnx", "pandas"),
-        "git_commit": git_commit(), "host": platform.node(), "python": platform.python_version(),
-        "devices": {d.name: d.fingerprint() for d in devices},
-        "models": [{k: t.attrs.get(k) for k in ("model", "resolution", "params", "source")}
-                   for t in tables],
-    }
-    meta_path = path.with_name(path.name + ".meta.json")
-    meta_path.write_text(json.dumps(meta, indent=1, default=str) + "\n", encoding="utf-8")
-
-
 def _plots(folder: Path, summary: Any, estimates: list[list[Any]]) -> None:
-    from edgekit.report.figures import latency_accuracy_panels, op_time_chart, roofline_chart
-    from edgekit.roofline.counting import safe_name
-
+    from edgekit.commands._output import save_figure
     from edgekit.errors import ensure_dir
+    from edgekit.report.figures import estimate_figures, latency_accuracy_panels
 
     ensure_dir(folder, "--plots")
     written = 0
     for row in estimates:
         for e in row:
-            stem = f"{safe_name(e.model)}__{safe_name(e.device.name)}"
-            roofline_chart(e).savefig(folder / f"roofline__{stem}.png", dpi=110)
-            op_time_chart(e).savefig(folder / f"optime__{stem}.png", dpi=110)
-            written += 2
-    fig = latency_accuracy_panels(summary)
-    fig.savefig(folder / "latency_vs_accuracy.png", dpi=110)
+            for name, fig in estimate_figures(e).items():
+                save_figure(fig, folder / name)
+                written += 1
+    save_figure(latency_accuracy_panels(summary), folder / "latency_vs_accuracy.png")
     print(f"wrote {written + 1} figures to {folder}", file=sys.stderr)
 
 
 def _print(out: Any, summary: Any, layers: bool) -> None:
-    from edgekit.cli import print_table
+    from edgekit.commands._output import print_table
 
     if layers:
         cols = ["model", "device", "name", "op_type", "kind", "macs", "bytes", "intensity",

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from edgekit.errors import ConfigError
+from edgekit.errors import ConfigError, VerificationError
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -94,7 +94,8 @@ def fuse_bn_conv(bn: nn.BatchNorm2d, weight: Tensor, bias: Tensor | None) -> tup
         ``(weight, bias)`` computing ``conv(bn(x))``.
     """
     if weight.shape[2:] != (1, 1):
-        raise ValueError(f"fuse_bn_conv needs a 1x1 kernel, got {tuple(weight.shape[2:])}")
+        raise ConfigError(f"fuse_bn_conv needs a 1x1 kernel, got {tuple(weight.shape[2:])}; a "
+                          "BatchNorm before a padded kxk convolution has no exact fold")
     scale, shift = _bn_scale_shift(bn)
     w2d = weight[:, :, 0, 0]  # (C_out, C_in)
     new_bias = w2d @ shift
@@ -112,7 +113,8 @@ def pad_kernel_to(kernel: Tensor, size: int | tuple[int, int]) -> Tensor:
     th, tw = (size, size) if isinstance(size, int) else size
     kh, kw = kernel.shape[-2:]
     if (th - kh) % 2 or (tw - kw) % 2 or th < kh or tw < kw:
-        raise ValueError(f"cannot centre a {kh}x{kw} kernel in {th}x{tw} (need larger, same parity)")
+        raise ConfigError(f"cannot centre a {kh}x{kw} kernel in {th}x{tw}; the target size must be "
+                          "at least the kernel's, with the same parity")
     ph, pw = (th - kh) // 2, (tw - kw) // 2
     return F.pad(kernel, [pw, pw, ph, ph])
 
@@ -194,7 +196,14 @@ def randomize_batchnorm(model: nn.Module, *, seed: int = 0,
     Returns:
         ``model``, in eval mode.
     """
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    named = [(n, m) for n, m in model.named_modules()
+             if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    norms = [m for _, m in named]
+    for name, m in named:
+        if m.running_mean is None or m.running_var is None:
+            raise ConfigError(f"BatchNorm '{name}' keeps no running statistics "
+                              "(track_running_stats=False), so it has none to randomize; build the "
+                              "model with running statistics")
     gen = torch.Generator().manual_seed(seed)
     for m in norms:
         n = m.num_features
@@ -257,7 +266,8 @@ def deploy_error(model: nn.Module, deployed: nn.Module, x: Tensor) -> DeployErro
     ref = model.eval()(x).double()
     out = deployed.eval()(x).double()
     if ref.shape != out.shape:
-        raise ValueError(f"deploy output shape {tuple(out.shape)} != {tuple(ref.shape)}")
+        raise VerificationError(f"deploy output shape {tuple(out.shape)} differs from the model's "
+                                f"{tuple(ref.shape)}; compare the deploy form of the same model")
     max_abs = (out - ref).abs().max().item()
     ref_max = ref.abs().max().item()
     return DeployError(max_abs, max_abs / ref_max if ref_max > 0 else float("inf"), ref_max)

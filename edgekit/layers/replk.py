@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
+from edgekit.errors import ConfigError
 from edgekit.layers.reparam import ConvBN, fuse_bn_conv, pad_kernel_to
 
 if TYPE_CHECKING:
@@ -72,7 +73,8 @@ class LargeKernelConv(nn.Module):
         super().__init__()
         if small_kernel is not None and (small_kernel > kernel_size
                                          or (kernel_size - small_kernel) % 2):
-            raise ValueError(f"small kernel {small_kernel} cannot be merged into {kernel_size}")
+            raise ConfigError(f"small kernel {small_kernel} cannot be merged into {kernel_size}; "
+                              "use a smaller kernel of the same parity, or small_kernel=None")
         self.lkb_origin = ConvBN(channels, channels, kernel_size, stride, groups=channels)
         self.small_conv = (ConvBN(channels, channels, small_kernel, stride, groups=channels)
                            if small_kernel is not None else None)
@@ -206,7 +208,9 @@ class RepLKNet(nn.Module):
                  in_chans: int = 3) -> None:
         super().__init__()
         if not len(large_kernel_sizes) == len(layers) == len(channels):
-            raise ValueError("large_kernel_sizes, layers and channels need one entry per stage")
+            raise ConfigError(
+                "large_kernel_sizes, layers and channels need one entry per stage, got "
+                f"{len(large_kernel_sizes)}, {len(layers)} and {len(channels)} entries")
         self.num_classes = num_classes
         self.num_features = channels[-1]
         width = channels[0]

@@ -1,8 +1,9 @@
 """The model registry: name-keyed specs, ``create_model``, ``list_models``, ``get_spec``.
 
-Family modules (``mobilenetv4.py``, ``efficientformer.py``, ``replknet.py``, ``baselines.py``)
-call :func:`register` at import. Any other timm model name is accepted too, with a generic spec,
-so users can bring their own architecture.
+The registry knows no family: each family module (``mobilenetv4.py``, ``efficientformer.py``,
+``replknet.py``, ``baselines.py``) calls :func:`register` when :mod:`edgekit.models` imports it
+(timm's pattern). Any other timm model name is accepted too, with a generic spec, so users can
+bring their own architecture.
 """
 
 from __future__ import annotations
@@ -64,29 +65,30 @@ class ModelSpec:
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
-_loaded = False
+# Set by ``edgekit.models`` when a family module fails to import: the registry is then incomplete,
+# and every lookup raises this error instead of calling a model of the missing family unknown.
+_family_error: EdgekitError | None = None
 
 
 def register(spec: ModelSpec) -> ModelSpec:
     """Add a spec to the registry (called by family modules at import)."""
     if spec.name in _REGISTRY:
-        raise ValueError(f"model '{spec.name}' registered twice")
+        raise ConfigError(f"model '{spec.name}' is registered twice (family {spec.family}); "
+                          "give the new spec a name that `edgekit models --all` does not list")
     _REGISTRY[spec.name] = spec
     return spec
 
 
-def _load_families() -> None:
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    # Importing the family modules registers their models; none of them imports torch at import.
-    from edgekit.models import baselines, efficientformer, mobilenetv4, replknet  # noqa: F401
+def family_failed(error: EdgekitError | None) -> None:
+    """Record that a family module failed to import (``None`` clears it); called by the package."""
+    global _family_error
+    _family_error = error
 
 
 def registered() -> dict[str, ModelSpec]:
-    """All registered specs by name."""
-    _load_families()
+    """All registered specs by name; raises the family import error if a family is missing."""
+    if _family_error is not None:
+        raise EdgekitError(str(_family_error)) from _family_error.__cause__
     return dict(_REGISTRY)
 
 

@@ -150,3 +150,13 @@ def _colours(n: int) -> list[tuple[float, float, float, float]]:
 
     cmap = colormaps["tab10" if n <= 10 else "tab20"]
     return [cmap(i % cmap.N) for i in range(n)]
+
+
+def estimate_figures(est: LatencyEstimate) -> dict[str, Figure]:
+    """The per-layer figures of one model on one device, by file name:
+    ``roofline__<model>__<device>.png`` (:func:`roofline_chart`) and ``optime__<model>__<device>.png``
+    (:func:`op_time_chart`), names made file-safe."""
+    from edgekit.roofline.counting import safe_name
+
+    stem = f"{safe_name(est.model)}__{safe_name(est.device.name)}"
+    return {f"roofline__{stem}.png": roofline_chart(est), f"optime__{stem}.png": op_time_chart(est)}

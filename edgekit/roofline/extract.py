@@ -3,8 +3,8 @@
 A registry or timm model is built in its deploy form (``create_model(name, deploy=True)``: every
 train-time branch re-parameterized), exported to ONNX in memory (the TorchScript exporter folds
 BatchNorm into the preceding convolution in eval mode) with shapes inferred, and counted by
-:mod:`edgekit.roofline.counting`. Weights are never initialised (a layer count needs shapes only):
-building ConvNeXt-S or RepLKNet-XL with random init would take longer than the analysis itself.
+:mod:`edgekit.roofline.counting`. Random weight draws are skipped (a layer count needs shapes
+only): building ConvNeXt-S or RepLKNet-XL with random init would take longer than the analysis.
 """
 
 from __future__ import annotations
@@ -40,48 +40,52 @@ def model_label(model: Any) -> str:
     return type(model).__name__
 
 
-@contextlib.contextmanager
-def skip_weight_init() -> Iterator[None]:
-    """Make random weight initialisation a cheap ``zero_()`` while models are built.
+def _zero_init_mode() -> Any:
+    """A ``TorchFunctionMode`` that turns every random weight draw into a cheap ``zero_()``.
 
-    Every torch and timm initializer draws through ``Tensor.uniform_`` or ``Tensor.normal_``; zeros
-    keep the traced forward free of NaNs and denormals. Buffers (BatchNorm statistics, attention
-    index tables) are computed normally.
+    torch and timm initializers draw through ``Tensor.uniform_`` / ``Tensor.normal_``; the
+    ``nn.init`` functions that dispatch torch functions themselves (``uniform_``, ``normal_``,
+    ``kaiming_uniform_``...) reach the mode before their inner draw, so they are zeroed as a whole,
+    which is what their inner draw would have given. Everything else runs unchanged.
     """
     import torch
+    from torch.overrides import TorchFunctionMode
 
-    saved = (torch.Tensor.uniform_, torch.Tensor.normal_)
+    draws = {torch.Tensor.uniform_, torch.Tensor.normal_, torch.nn.init.uniform_,
+             torch.nn.init.normal_, torch.nn.init.kaiming_uniform_, torch.nn.init.kaiming_normal_,
+             torch.nn.init.xavier_uniform_, torch.nn.init.xavier_normal_}
 
-    def _zero(self: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
-        with torch.no_grad():
-            return self.zero_()
+    class ZeroInit(TorchFunctionMode):
+        def __torch_function__(self, func: Any, types: Any, args: Any = (),
+                               kwargs: Any = None) -> Any:
+            kwargs = kwargs or {}
+            if func in draws:  # nn.init passes the tensor by keyword, Tensor methods as self
+                with torch.no_grad():
+                    return (args[0] if args else kwargs["tensor"]).zero_()
+            return func(*args, **kwargs)
 
-    torch.Tensor.uniform_ = _zero  # type: ignore[method-assign]
-    torch.Tensor.normal_ = _zero  # type: ignore[method-assign]
-    try:
+    return ZeroInit()
+
+
+@contextlib.contextmanager
+def skip_weight_init() -> Iterator[None]:
+    """Make random weight initialisation a cheap ``zero_()`` while models are built here.
+
+    Zeros keep the traced forward free of NaNs and denormals; buffers (BatchNorm statistics,
+    attention index tables) are computed normally. The mode is active only in this thread and
+    only inside the ``with`` block: nothing of torch is patched.
+    """
+    with _zero_init_mode():
         yield
-    finally:
-        torch.Tensor.uniform_, torch.Tensor.normal_ = saved  # type: ignore[method-assign]
 
 
 def build_deploy_model(name: str, checkpoint: str | os.PathLike[str] | None = None,
                        deploy: bool = True) -> nn.Module:
-    """The deploy form of a registry/timm model, with uninitialised (zero) weights."""
+    """The deploy form of a registry/timm model, with zero weights (or ``checkpoint``'s)."""
     from edgekit.models import create_model
 
     with skip_weight_init():
-        try:
-            return create_model(name, checkpoint=checkpoint, deploy=deploy)
-        except ModuleNotFoundError as exc:
-            if exc.name != "edgekit.layers.reparam":
-                raise
-    # Stop-gap until edgekit.layers.reparam lands: timm's own re-parameterization.
-    from edgekit._compat import import_timm
-
-    timm = import_timm()
-    with skip_weight_init():
-        model = create_model(name, checkpoint=checkpoint, deploy=False)
-    return timm.utils.model.reparameterize_model(model, inplace=True)
+        return create_model(name, checkpoint=checkpoint, deploy=deploy)
 
 
 def _export(model: nn.Module, resolution: int, label: str, default_res: int | None) -> onnx.ModelProto:
@@ -295,15 +299,17 @@ def layer_table(
     return table
 
 
-def _worker_init() -> None:
-    import torch
-
-    torch.set_num_threads(1)
-
-
 def _worker(model: str, resolution: int | None, checkpoint: Any, deploy: bool,
             cache: bool) -> pd.DataFrame:
-    return layer_table(model, resolution, checkpoint=checkpoint, deploy=deploy, cache=cache)
+    """One table in a pool process, on one thread (the pool's processes share the CPUs)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return layer_table(model, resolution, checkpoint=checkpoint, deploy=deploy, cache=cache)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _cost_hint(model: Any) -> float:
@@ -354,8 +360,7 @@ def layer_tables(
 
         named.sort(key=lambda i: -_cost_hint(models[i]))
         ctx = mp.get_context("spawn")  # fork after torch's thread pools exist can hang
-        with ProcessPoolExecutor(min(n_workers, len(named)), mp_context=ctx,
-                                 initializer=_worker_init) as pool:
+        with ProcessPoolExecutor(min(n_workers, len(named)), mp_context=ctx) as pool:
             futs = {pool.submit(_worker, models[i], resolution, checkpoint, deploy, cache): i
                     for i in named}
             try:
