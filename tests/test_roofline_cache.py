@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from edgekit import cache_root
 from edgekit.roofline import cache, layer_table
 from edgekit.roofline.counting import COLUMNS
 
 
 @pytest.fixture
 def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv(cache.ENV_VAR, str(tmp_path))
+    monkeypatch.setenv(cache_root.ENV_VAR, str(tmp_path))
     return tmp_path
 
 
