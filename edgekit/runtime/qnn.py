@@ -61,27 +61,31 @@ class OpCountModel:
     """How many QNN ops one ONNX node becomes (integers: ops per lowered pattern).
 
     Attributes:
-        per_head_matmul: ops per head of an activation x activation matmul (the matmul and the
-            slice of its per-head operand).
-        per_head_softmax: ops per head of a softmax over (B, H, N, M) scores.
-        layer_norm: ops a LayerNormalization lowers to.
+        matmul: ops per activation x activation matmul (HTP's MatMul takes the batch and head
+            dimensions, so one op).
+        per_head: run such a matmul (and the softmax over its scores) once per head instead.
+        layer_norm: ops a LayerNormalization lowers to (TFLite: MEAN, SQUARED_DIFFERENCE, MEAN,
+            RSQRT, and the scale-shift; 5).
         gelu: ops a Gelu lowers to.
         view: ops per reshape-like view of an activation (Reshape, Flatten, (Un)Squeeze).
-        graph: ops every graph has besides its nodes (input and output conversion).
+        graph: ops every graph has besides its nodes (input/output layout and type conversion).
     """
 
-    per_head_matmul: int = 2
-    per_head_softmax: int = 1
-    layer_norm: int = 1
+    matmul: int = 1
+    per_head: bool = False
+    layer_norm: int = 5
     gelu: int = 1
     view: int = 1
-    graph: int = 2
+    graph: int = 6
 
 
 QNN_OP_COUNT = OpCountModel()
 
 _VIEWS = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze"})
 _DROPPED = frozenset({"Identity", "Dropout"})
+# A BatchNormalization folds into a weight op that produces it; elsewhere it runs (DenseNet's
+# pre-activation BN after a Concat is one elementwise op, with its ReLU fused into it).
+_BN_HOSTS = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul"})
 
 
 def heads(out_shape: str) -> int:
@@ -92,22 +96,29 @@ def heads(out_shape: str) -> int:
 
 def ops_per_row(table: pd.DataFrame, fuses: frozenset[str] | tuple[str, ...],
                 model: OpCountModel = QNN_OP_COUNT) -> np.ndarray:
-    """QNN ops each layer-table row becomes (the graph's constant ``model.graph`` on row 0)."""
+    """QNN ops each layer-table row becomes (the graph's constant ``model.graph`` on row 0).
+
+    ``fuses`` are the activations the runtime folds into their producer (``fusable`` rows);
+    BatchNormalization folds only into a Conv/Gemm/MatMul producer.
+    """
     import numpy as np
 
-    fuse = frozenset(fuses)
+    fuse = frozenset(fuses) - {"BatchNormalization"}
+    op_of = dict(zip(table["name"], table["op_type"], strict=True))
     out = np.zeros(len(table), dtype=np.int64)
     rows = zip(table["op_type"], table["op_class"], table["fusable"], table["out_shape"],
-               table["in_act_elems"], strict=True)
-    for i, (op, cls, fusable, shape, in_act) in enumerate(rows):
+               table["producer"], strict=True)
+    for i, (op, cls, fusable, shape, producer) in enumerate(rows):
         if cls == "constant" or op in _DROPPED or (bool(fusable) and op in fuse):
             continue
+        if op == "BatchNormalization" and bool(fusable) and op_of.get(producer) in _BN_HOSTS:
+            continue
         if op in _VIEWS:
-            out[i] = model.view if in_act or cls != "constant" else 0
+            out[i] = model.view
         elif cls == "matmul":
-            out[i] = model.per_head_matmul * heads(shape)
+            out[i] = model.matmul * (heads(shape) if model.per_head else 1)
         elif op == "Softmax":
-            out[i] = model.per_head_softmax * heads(shape)
+            out[i] = heads(shape) if model.per_head else 1
         elif op == "LayerNormalization":
             out[i] = model.layer_norm
         elif op == "Gelu":
