@@ -182,6 +182,7 @@ def profile_text(name: str, target: str, prec: str, fit, n: int, loo: str) -> st
            f"edgekit/data/published_latency_aihub.csv (quic/ai-hub-models perf.yaml @ {commit}); "
            f"least squares on log latency; {how}; LOO {loo} ({today})")
     eff = ", ".join(f"{k} = {v:.6g}" for k, v in fit.efficiency.items())
+    notes = '"""\n' + NOTES.format(target=target, prec=prec, n=n, loo=loo, commit=commit) + '\n"""'
     return f"""# {desc}: TFLite {prec} with the QNN delegate, as measured by Qualcomm AI Hub.
 name = "{name}"
 description = "{desc}, {prec}"
@@ -194,7 +195,7 @@ runtime_notes = "TFLite {prec} ({'AI Hub float, runs fp16 on the HTP' if prec ==
 fuses = {toml_list(list(FUSES))}
 # ONNX ops without an HTP op (see edgekit/runtime/qnn.py: HTP_OPS and its source).
 unsupported_ops = {toml_list(list(HTP_UNSUPPORTED_ONNX))}
-notes = {toml_string(NOTES.format(target=target, prec=prec, n=n, loo=loo, commit=commit))}
+notes = {notes}
 
 [peak_gmac_s]
 value = {fit.peak_mac_s / 1e9:.6g}

@@ -44,8 +44,9 @@ def row_costs(df: pd.DataFrame, base: DeviceProfile,
 
     costs, used, skipped = [], [], []
     has_count = "layers_total" in df.columns
+    lines = list(df["_line"]) if "_line" in df.columns else list(range(2, len(df) + 2))
     for i, r in enumerate(df.itertuples()):
-        line = getattr(r, "_line", i + 2)
+        line = lines[i]  # the file's line (itertuples renames the underscored column)
         try:
             table = layer_table(r.model, r.resolution, deploy=bool(r.deploy))
         except EdgekitError as exc:

@@ -147,17 +147,18 @@ def shapes_by_running(proto: onnx.ModelProto) -> onnx.ModelProto:
     """
     import numpy as np
     import onnx
-    from onnx import helper, numpy_helper  # noqa: F401 - numpy_helper used for dtypes
+    from onnx import helper
 
     m = onnx.ModelProto()
     m.CopyFrom(proto)
     g = m.graph
     inits = {t.name for t in g.initializer}
-    have = {o.name for o in g.output}
+    have = [o.name for o in g.output]
     names = [o for n in g.node if n.op_type != "Constant" for o in n.output
-             if o and o not in have and o not in inits]
+             if o and o not in set(have) and o not in inits]
     del g.value_info[:]
-    for name in names:
+    del g.output[:]  # re-added untyped: a symbolic output type would fail the run's checks
+    for name in [*have, *names]:
         g.output.append(helper.make_empty_tensor_value_info(name))
     feeds = {}
     for i in g.input:
@@ -186,11 +187,13 @@ def shapes_by_running(proto: onnx.ModelProto) -> onnx.ModelProto:
     keep = [vi for vi in result.graph.value_info if vi.name not in shapes]
     del result.graph.value_info[:]
     result.graph.value_info.extend(keep)
-    outputs = {o.name for o in result.graph.output}
+    outputs = {o.name: o for o in result.graph.output}
     for name, (shape, elem) in shapes.items():
+        vi = helper.make_tensor_value_info(name, elem, list(shape))
         if name in outputs:
-            continue
-        result.graph.value_info.append(helper.make_tensor_value_info(name, elem, list(shape)))
+            outputs[name].CopyFrom(vi)
+        else:
+            result.graph.value_info.append(vi)
     return result
 
 
