@@ -89,3 +89,27 @@ def test_shapes_computed_at_run_time_count_their_macs() -> None:
     macs = rows_to_frame(count_graph(fixed, ["input"]))["macs"].sum()
     assert macs == 4 * 49 * 49 * 4
     assert isinstance(fixed, onnx.ModelProto)
+
+
+def test_npu_targets_plan_tflite_fp16_and_int8() -> None:
+    from edgekit.device import Precision
+    from edgekit.export import plan
+
+    assert (plan("s23-npu").exporter.name, plan("s23-npu").precision) == ("tflite", Precision.FP16)
+    assert plan("s25-npu-int8").precision is Precision.INT8
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("target", "precision"), [("s23-npu", "fp16"), ("s23-npu-int8", "int8")])
+def test_export_for_npu_targets(target: str, precision: str, tmp_path: Path) -> None:
+    import json as _json
+
+    from edgekit.export import export
+
+    pytest.importorskip("litert_torch", reason="needs the tflite extra (litert-torch)")
+    res = export("test_mobilenetv4", target=target, out=tmp_path)
+    manifest = _json.loads((Path(res.artifact).parent / "manifest.json").read_text())
+    assert manifest["format"] == "tflite" and manifest["precision"] == precision
+    assert manifest["target"] == target and manifest["unsupported_ops"] == []
+    if precision == "int8":
+        assert manifest["calibration"]
