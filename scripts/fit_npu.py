@@ -128,10 +128,10 @@ def main(argv: list[str] | None = None) -> int:
                 for _ in range(20):  # 8-row fit-device, predicting the device's other rows
                     pick = rng.choice(len(g), 8, replace=False)
                     rest = np.setdiff1d(np.arange(len(g)), pick)
-                    f8 = fit_runtime([costs[i] for i in pick], y[pick])
+                    f8 = fit_runtime([costs[i] for i in pick], y[pick], classes=CLASSES)
                     p = np.array([f8.predict_s(costs[i]) for i in rest])
                     med.append(np.median(np.abs(p - y[rest]) / y[rest]) * 100)
-                print(f"  8-row fit-device (P,B,c,O), other rows: median |err| "
+                print(f"  8-row fit-device (P,B,c,O,eta), other rows: median |err| "
                       f"{np.median(med):.1f}% (median of 20 seeded draws; p10 "
                       f"{np.percentile(med, 10):.1f}%, p90 {np.percentile(med, 90):.1f}%)")
             else:

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from edgekit.device import DeviceProfile
 
 DEFAULT_CLASSES = ("matmul",)  # attention matmuls: what the NPU rows need (scripts/fit_npu.py)
-MIN_ROWS_PER_CLASS = 10  # below this many rows, fit no class efficiency
+MIN_ROWS_PER_CLASS = 8  # below this many rows, fit no class efficiency
 
 
 @dataclass(frozen=True, slots=True)
