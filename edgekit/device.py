@@ -20,7 +20,7 @@ Example profile::
     kind = "npu"
     precision = "int8"
     format = "tflite"
-    runtime = "TFLite with the EdgeTPU delegate"
+    runtime = "litert-edgetpu"      # a registered runtime id (edgekit.runtime)
     fuses = ["BatchNormalization", "Relu", "Clip", "Add"]
     unsupported_ops = []
 
@@ -44,12 +44,15 @@ import os
 import tomllib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from edgekit.errors import KEBAB_NAME, ConfigError, did_you_mean, unknown_name
 from edgekit.precision import Precision
+
+if TYPE_CHECKING:
+    from edgekit.runtime.spec import RuntimeSpec
 
 ENV_VAR = "EDGEKIT_DEVICES"
 
@@ -92,6 +95,32 @@ class SourcedOverhead(_Strict):
     confidence: Confidence
 
 
+class RuntimeCosts(_Strict):
+    """The runtime terms of the latency model (``[runtime_costs]``), fit with a stated method.
+
+    ``T = sum_ops max(MACs / (eta_c P), bytes / (eta_m B)) + n_ops_run * per_op + overhead``:
+    ``per_op_us`` is the dispatch cost of each op the runtime executes (its op-count model,
+    :func:`edgekit.runtime.op_count`), ``efficiency`` the fraction of ``P`` (and of ``B``) that
+    each op class reaches, relative to dense convolution (1.0 when absent).
+    """
+
+    per_op_us: Annotated[float, _Number, Field(ge=0)]
+    efficiency: dict[str, Annotated[float, _Number, Field(gt=0)]] = {}
+    source: Annotated[str, Field(min_length=3)]
+    confidence: Confidence
+
+    @field_validator("efficiency")
+    @classmethod
+    def _known_classes(cls, eff: dict[str, float]) -> dict[str, float]:
+        from edgekit.runtime.costs import EFFICIENCY_CLASSES
+
+        for k in eff:
+            if k not in EFFICIENCY_CLASSES:
+                raise ValueError(f"names class '{k}'{did_you_mean(k, EFFICIENCY_CLASSES)} "
+                                 f"(classes: {', '.join(EFFICIENCY_CLASSES)})")
+        return eff
+
+
 class DeviceProfile(_Strict):
     """One target: the schema of a ``devices/*.toml`` file."""
 
@@ -100,10 +129,12 @@ class DeviceProfile(_Strict):
     kind: ComputeKind
     precision: Precision
     format: str  # a registered export format (edgekit.export.list_formats())
-    runtime: str = ""
+    runtime: str = ""  # a registered runtime id (edgekit.runtime.list_runtimes()); "" for none
+    runtime_notes: str = ""  # free text: versions, threads, compute units
     peak_gmac_s: Sourced
     mem_gb_s: Sourced
     overhead_ms: SourcedOverhead | None = None
+    runtime_costs: RuntimeCosts | None = None
     fuses: tuple[str, ...] = ()
     unsupported_ops: tuple[str, ...] = ()
     notes: str = ""
@@ -121,6 +152,18 @@ class DeviceProfile(_Strict):
                 if value.lower() in formats else did_you_mean(value, formats))
         raise ValueError(f"names '{value}', which is not a registered export format{hint} "
                          f"(valid formats: {', '.join(formats)})")
+
+    @field_validator("runtime")
+    @classmethod
+    def _registered_runtime(cls, value: str) -> str:
+        from edgekit.runtime import list_runtimes
+
+        ids = list_runtimes()
+        if value == "" or value in ids:
+            return value
+        raise ValueError(f"names '{value}', which is not a registered runtime id"
+                         f"{did_you_mean(value, ids)} (valid ids: {', '.join(ids)}; free text "
+                         "goes in runtime_notes)")
 
     @field_validator("fuses", "unsupported_ops")
     @classmethod
@@ -154,6 +197,13 @@ class DeviceProfile(_Strict):
     def overhead_s(self) -> float:
         return (self.overhead_ms.value if self.overhead_ms else 0.0) / 1e3
 
+    @property
+    def runtime_spec(self) -> RuntimeSpec | None:
+        """The registered :class:`~edgekit.runtime.RuntimeSpec` of ``runtime`` (None if unset)."""
+        from edgekit.runtime import get_runtime
+
+        return get_runtime(self.runtime) if self.runtime else None
+
     def fingerprint(self) -> str:
         """A short hash of the profile's content, for report metadata and caches."""
         return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:12]
@@ -167,7 +217,8 @@ def onnx_op_types() -> frozenset[str]:
     return frozenset(s.name for s in onnx.defs.get_all_schemas() if s.domain == "")
 
 
-_SECTIONS = {"peak_gmac_s": Sourced, "mem_gb_s": Sourced, "overhead_ms": SourcedOverhead}
+_SECTIONS = {"peak_gmac_s": Sourced, "mem_gb_s": Sourced, "overhead_ms": SourcedOverhead,
+             "runtime_costs": RuntimeCosts}
 
 
 def builtin_devices_dir() -> Path:

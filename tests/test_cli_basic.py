@@ -33,11 +33,11 @@ def test_devices_table(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "devices")
     assert code == 0 and err == ""
     lines = out.splitlines()
-    assert lines[0].split() == ["name", "kind", "precision", "format", "peak_gmac_s", "mem_gb_s",
-                                "ridge_mac_per_byte", "overhead_ms"]
+    assert lines[0].split() == ["name", "kind", "precision", "format", "runtime", "peak_gmac_s",
+                                "mem_gb_s", "ridge_mac_per_byte", "overhead_ms"]
     assert [ln.split()[0] for ln in lines[1:]] == BUILTIN_DEVICES
     edgetpu = next(ln.split() for ln in lines if ln.startswith("pixel8-edgetpu "))
-    assert edgetpu[1:4] == ["npu", "int8", "tflite"] and edgetpu[6] == "433.8"
+    assert edgetpu[1:5] == ["npu", "int8", "tflite", "litert-edgetpu"] and edgetpu[7] == "433.8"
 
 
 def test_devices_json(capsys: pytest.CaptureFixture[str]) -> None:

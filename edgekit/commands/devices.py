@@ -26,7 +26,7 @@ def register(subparsers: Any, add_common: Any) -> None:
 
 def _row(d: Any) -> dict[str, Any]:
     return {"name": d.name, "kind": d.kind.value, "precision": d.precision.value,
-            "format": d.format, "peak_gmac_s": round(d.peak_gmac_s.value, 1),
+            "format": d.format, "runtime": d.runtime or "-", "peak_gmac_s": round(d.peak_gmac_s.value, 1),
             "mem_gb_s": round(d.mem_gb_s.value, 2),
             "ridge_mac_per_byte": round(d.ridge_mac_per_byte, 1),
             "overhead_ms": d.overhead_ms.value if d.overhead_ms else 0.0}
@@ -47,6 +47,16 @@ def run(args: argparse.Namespace) -> int:
             print(f"{'bandwidth source':20s} {d.mem_gb_s.source} ({d.mem_gb_s.confidence.value})")
             print(f"{'fuses':20s} {', '.join(d.fuses) or '-'}")
             print(f"{'unsupported ops':20s} {', '.join(d.unsupported_ops) or '-'}")
+            spec = d.runtime_spec
+            if spec is not None:
+                print(f"{'runtime':20s} {spec.id}: {spec.description}")
+            if d.runtime_notes:
+                print(f"{'runtime notes':20s} {d.runtime_notes}")
+            if d.runtime_costs is not None:
+                rc = d.runtime_costs
+                eff = ", ".join(f"{k} {v:.3g}" for k, v in rc.efficiency.items()) or "-"
+                print(f"{'per-op cost':20s} {rc.per_op_us:.4g} us; class efficiency: {eff}")
+                print(f"{'runtime costs source':20s} {rc.source} ({rc.confidence.value})")
             print(f"{'description':20s} {d.description}")
         return 0
     rows = [_row(d) for d in list_devices(args.devices_dir)]

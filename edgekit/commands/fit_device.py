@@ -11,6 +11,8 @@ examples:
   edgekit fit-device published_latency_mnv4.csv --name pixel6-cpu-fit --base pixel6-cpu \\
       --where device=pixel6-cpu --fix-ridge
   edgekit fit-device times.csv --name my-npu --base pixel8-edgetpu --column latency_ms=time_ms
+  edgekit fit-device published_latency_aihub.csv --name my-s23 --base s23-npu --model runtime \
+      --where target=s23-npu --where precision=fp16
 
 The CSV needs columns model and latency_ms (> 0); resolution and deploy are optional; rows with a
 status column other than "measured" are skipped (see README, "Measurement CSV").
@@ -36,6 +38,9 @@ def register(sub: Any, add_common: Any) -> None:
                    help="read column THEIRS as OURS (repeatable), e.g. latency_ms=time_ms")
     p.add_argument("--where", action="append", default=[], metavar="COL=VALUE",
                    help="keep rows where COL equals VALUE (repeatable)")
+    p.add_argument("--model", choices=("roofline", "runtime"), default="roofline",
+                   help="roofline: P, B, O (default); runtime: + per-op cost and class "
+                        "efficiencies (uses a layers_total column where present)")
     p.add_argument("--out", metavar="DIR", default=".", help="where to write <name>.toml")
     p.add_argument("--json", action="store_true", help="print JSON")
     add_devices_dir(p)
@@ -71,6 +76,10 @@ def run(args: argparse.Namespace) -> int:
     df = read_measurements(args.csv, columns=_pairs(args.column, "--column"),
                            where=_pairs(args.where, "--where"))
     base = load_device(args.base, args.devices_dir)
+    if args.model == "runtime":
+        from edgekit.commands._fit_runtime import run_runtime
+
+        return run_runtime(args, df, base)
     ridge = base.ridge_mac_per_byte if args.fix_ridge else args.ridge
     if ridge is not None and ridge <= 0:
         raise ConfigError(f"--ridge must be > 0, got {ridge}")

@@ -4,6 +4,8 @@
 * :mod:`~edgekit.fit.measurements` -- the measurement-CSV reader (with a column mapping).
 * :mod:`~edgekit.fit.costs` -- per-layer costs, fit groups and roofline predictions.
 * :mod:`~edgekit.fit.roofline_fit` -- fitting ``P``, ``B``, ``O`` (and group factors), LOO.
+* :mod:`~edgekit.fit.runtime_fit` -- the runtime model (class efficiencies, per-op cost), LOO;
+  :mod:`~edgekit.fit.runtime_device` -- that fit over a measurement CSV (``--model runtime``).
 * :mod:`~edgekit.fit.profile_writer` -- a fit as a device-profile TOML
   (:mod:`~edgekit.fit.toml` quotes its strings).
 """
@@ -33,6 +35,7 @@ from edgekit.fit.roofline_fit import (
     fittable_classes,
     loo_predictions,
 )
+from edgekit.fit.runtime_fit import RunCosts, RuntimeFit, fit_runtime, loo_runtime, run_costs
 from edgekit.fit.stats import bootstrap_spearman, error_stats, spearman
 from edgekit.fit.toml import toml_list, toml_string
 
@@ -41,5 +44,6 @@ __all__ = [
     "FitReport", "ModelCosts", "RooflineFit", "bootstrap_spearman", "costs_from_layers",
     "error_stats", "fit_group", "fit_modes", "fit_report", "fit_roofline", "fittable_classes",
     "loo_predictions", "model_costs", "predict_layers_s", "predict_s", "profile_from_fit",
-    "read_measurements", "spearman", "toml_list", "toml_string",
+    "read_measurements", "spearman", "RunCosts", "RuntimeFit", "fit_runtime", "loo_runtime",
+    "run_costs", "toml_list", "toml_string",
 ]

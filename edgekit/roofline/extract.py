@@ -131,8 +131,70 @@ def complete_shapes(proto: onnx.ModelProto) -> onnx.ModelProto:
 
         out = SymbolicShapeInference.infer_shapes(proto, auto_merge=True)
     except Exception:  # noqa: BLE001 - best effort: keep ONNX's shapes when it cannot help
+        out = None
+    out = out if out is not None else proto
+    if _has_unknown_shapes(out):  # e.g. Swin's padded windows: "floor(Pad_761 ...)" stays symbolic
+        out = shapes_by_running(out)
+    return out
+
+
+def shapes_by_running(proto: onnx.ModelProto) -> onnx.ModelProto:
+    """Read every intermediate shape by running the graph once in onnxruntime on zeros.
+
+    The input size is fixed, so one run gives the true size of every value; weights that are
+    graph inputs (``export_params=False``) are fed zeros too (only shapes are read). Best effort:
+    when the graph cannot run, the proto is returned unchanged.
+    """
+    import numpy as np
+    import onnx
+    from onnx import helper
+
+    m = onnx.ModelProto()
+    m.CopyFrom(proto)
+    g = m.graph
+    inits = {t.name for t in g.initializer}
+    have = [o.name for o in g.output]
+    names = [o for n in g.node if n.op_type != "Constant" for o in n.output
+             if o and o not in set(have) and o not in inits]
+    del g.value_info[:]
+    del g.output[:]  # re-added untyped: a symbolic output type would fail the run's checks
+    for name in [*have, *names]:
+        g.output.append(helper.make_empty_tensor_value_info(name))
+    feeds = {}
+    for i in g.input:
+        if i.name in inits:
+            continue
+        tt = i.type.tensor_type
+        dims = [d.dim_value if d.HasField("dim_value") else 1 for d in tt.shape.dim]
+        dtype = helper.tensor_dtype_to_np_dtype(tt.elem_type)
+        feeds[i.name] = np.zeros(dims, dtype=dtype)
+    try:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        opts.intra_op_num_threads = 1
+        opts.log_severity_level = 3
+        sess = ort.InferenceSession(m.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+        outs = [o.name for o in sess.get_outputs()]
+        values = sess.run(outs, feeds)
+    except Exception:  # noqa: BLE001 - best effort, as the symbolic inference above
         return proto
-    return out if out is not None else proto
+    shapes = {n: (np.asarray(v).shape, helper.np_dtype_to_tensor_dtype(np.asarray(v).dtype))
+              for n, v in zip(outs, values, strict=True)}
+    result = onnx.ModelProto()
+    result.CopyFrom(proto)
+    keep = [vi for vi in result.graph.value_info if vi.name not in shapes]
+    del result.graph.value_info[:]
+    result.graph.value_info.extend(keep)
+    outputs = {o.name: o for o in result.graph.output}
+    for name, (shape, elem) in shapes.items():
+        vi = helper.make_tensor_value_info(name, elem, list(shape))
+        if name in outputs:
+            outputs[name].CopyFrom(vi)
+        else:
+            result.graph.value_info.append(vi)
+    return result
 
 
 def _frame(proto: onnx.ModelProto, data_inputs: Sequence[str] | None, **attrs: Any) -> pd.DataFrame:

@@ -10,6 +10,16 @@ fp32 = 4; biases of Conv/Gemm (and constant operands of a bias ``Add``) are int3
 int8. An op in the profile's ``fuses`` list whose layer-table row is ``fusable`` (one activation
 input, produced by a node whose output only it consumes) is folded into its producer and costs
 no bytes and no time of its own.
+
+**Runtime terms.** A profile with ``[runtime_costs]`` (fit to measurements of its runtime, e.g. the
+QNN delegate on a Hexagon NPU) adds what the software costs, in the same formula:
+
+    T = sum_i max(MACs_i / (eta_c(i) P), bytes_i / (eta_c(i) B)) + n_ops_run * c_op + O
+
+``eta_c`` is the kernel efficiency of layer ``i``'s op class (1.0 for dense convolution and for
+every class the profile does not list; one number per class scales both rates), ``n_ops_run`` the
+number of ops the runtime executes, from the runtime's op-count model (the graph that runs:
+:func:`edgekit.runtime.ops_run`), ``c_op`` the per-op dispatch cost and ``O`` the overhead.
 """
 
 from __future__ import annotations
@@ -26,16 +36,24 @@ if TYPE_CHECKING:
 
 
 def roofline_time_s(macs: np.ndarray | float, bytes_: np.ndarray | float, peak_mac_s: float,
-                    mem_bytes_s: float) -> np.ndarray:
-    """Per-layer roofline time in seconds: ``max(macs / peak_mac_s, bytes_ / mem_bytes_s)``.
+                    mem_bytes_s: float, efficiency: np.ndarray | float = 1.0) -> np.ndarray:
+    """Per-layer roofline time in seconds: ``max(macs / (eta P), bytes_ / (eta B))``.
 
     Args:
         macs: MACs of each layer.
         bytes_: bytes each layer reads and writes.
-        peak_mac_s: peak MAC rate (MACs per second).
-        mem_bytes_s: memory bandwidth (bytes per second).
+        peak_mac_s: peak MAC rate ``P`` (MACs per second).
+        mem_bytes_s: memory bandwidth ``B`` (bytes per second).
+        efficiency: kernel efficiency ``eta`` of each layer's op class (default 1: the plain
+            roofline).
     """
-    return np.maximum(np.divide(macs, peak_mac_s), np.divide(bytes_, mem_bytes_s))
+    return np.maximum(np.divide(macs, peak_mac_s), np.divide(bytes_, mem_bytes_s)) / efficiency
+
+
+def runtime_time_s(layer_s: np.ndarray | float, n_ops_run: float, per_op_s: float,
+                   overhead_s: float) -> float:
+    """Model time with the runtime's fixed costs: ``sum(layer_s) + n_ops_run * per_op_s + O``."""
+    return float(np.sum(layer_s) + n_ops_run * per_op_s + overhead_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +74,8 @@ class LatencyEstimate:
         activation_bytes: total activation bytes read and written (unfused layers).
         macs_only_s: the MACs-only (ridge point 0) estimate on this device: ``MACs / PeakMACs``.
         overhead_s: the fixed per-inference overhead included in ``latency_s``.
+        n_ops_run: ops the runtime executes (its op-count model; 0 without runtime costs).
+        dispatch_s: ``n_ops_run * per_op`` included in ``latency_s`` (0 without runtime costs).
     """
 
     model: str
@@ -70,6 +90,8 @@ class LatencyEstimate:
     activation_bytes: int
     macs_only_s: float
     overhead_s: float
+    n_ops_run: int = 0
+    dispatch_s: float = 0.0
 
     @property
     def latency_ms(self) -> float:
@@ -109,9 +131,17 @@ def estimate_latency(table: pd.DataFrame, device: DeviceProfile | str) -> Latenc
     abytes = np.where(fused, 0, abytes)
     nbytes = wbytes + abytes
     run_macs = np.where(fused, 0.0, macs)  # a fused layer's MACs ride with its producer
-    compute_s = run_macs / dev.peak_mac_s
-    memory_s = nbytes / dev.mem_bytes_s
-    time_s = roofline_time_s(run_macs, nbytes, dev.peak_mac_s, dev.mem_bytes_s)
+    rc = dev.runtime_costs
+    eff = (np.array([rc.efficiency.get(str(c), 1.0) for c in t["op_class"]]) if rc is not None
+           and rc.efficiency else 1.0)
+    compute_s = run_macs / dev.peak_mac_s / eff
+    memory_s = nbytes / dev.mem_bytes_s / eff
+    time_s = roofline_time_s(run_macs, nbytes, dev.peak_mac_s, dev.mem_bytes_s, eff)
+    n_ops_run, per_op_s = 0, 0.0
+    if rc is not None:
+        from edgekit.runtime import ops_run
+
+        n_ops_run, per_op_s = int(ops_run(t, dev).sum()), rc.per_op_us * 1e-6
     with np.errstate(divide="ignore", invalid="ignore"):
         intensity = np.where(nbytes > 0, macs / np.maximum(nbytes, 1), np.where(macs > 0, np.inf, 0.0))
     bound = np.where(fused, "fused", np.where(time_s <= 0, "none",
@@ -124,11 +154,13 @@ def estimate_latency(table: pd.DataFrame, device: DeviceProfile | str) -> Latenc
     total_macs = int(t["macs"].sum())
     return LatencyEstimate(
         model=str(t.attrs.get("model", "")), device=dev, layers=layers,
-        latency_s=total + dev.overhead_s, compute_s=float(compute_s.sum()),
+        latency_s=runtime_time_s(total, n_ops_run, per_op_s, dev.overhead_s),
+        compute_s=float(compute_s.sum()),
         memory_s=float(memory_s.sum()),
         memory_bound_fraction=mem_time / total if total > 0 else 0.0,
         macs=total_macs, weight_bytes=int(wbytes.sum()), activation_bytes=int(abytes.sum()),
         macs_only_s=total_macs / dev.peak_mac_s, overhead_s=dev.overhead_s,
+        n_ops_run=n_ops_run, dispatch_s=n_ops_run * per_op_s,
     )
 
 
