@@ -95,13 +95,22 @@ def latency_accuracy_panels(
 ) -> Figure:
     """The paper's "Roofline Latency vs Accuracy": one panel per device, one colour per family.
 
+    A model the device cannot run (``runnable`` False) is a hollow marker of its family's colour,
+    outside the family's line and never on the Pareto front (:func:`~edgekit.report.tables.
+    pareto_front`); the legend says so.
+
     Args:
         summary: the tidy table of :func:`edgekit.roofline.analyze` (needs ``model, family,
-            device, latency_ms, top1``); rows without ``top1`` are left out.
+            device, latency_ms, top1``; ``runnable`` where known); rows without ``top1`` are
+            left out.
         devices: panel order (default: the order of first appearance).
         titles: optional panel titles by device name.
     """
+    from edgekit.report.tables import _runnable, pareto_front
+
     df = summary.dropna(subset=["top1"])
+    runs = _runnable(df)
+    fronts = pareto_front(df)
     devs = list(devices) if devices is not None else list(dict.fromkeys(summary["device"]))
     n = max(len(devs), 1)
     cols = min(ncols, n)
@@ -113,12 +122,17 @@ def latency_accuracy_panels(
     fig.suptitle("Roofline latency vs accuracy")
     for k, dev in enumerate(devs):
         ax = fig.add_subplot(rows, cols, k + 1)
-        sub = df[df["device"] == dev]
+        on_dev = (df["device"] == dev).to_numpy()
+        sub = df[on_dev & runs.to_numpy()]
         for fam, g in sub.groupby("family"):
             g = g.sort_values("latency_ms")
             ax.plot(g["latency_ms"], g["top1"], "o-", ms=4, lw=1, color=colour[fam], label=fam)
-        if len(sub):
-            front = sub[pareto_mask(sub["latency_ms"], sub["top1"])].sort_values("latency_ms")
+        bad = df[on_dev & ~runs.to_numpy()]
+        for fam, g in bad.groupby("family"):
+            ax.scatter(g["latency_ms"], g["top1"], s=22, facecolors="none",
+                       edgecolors=[colour[fam]], lw=1.0, label="cannot run (hollow)")
+        front = fronts[fronts["device"] == dev]
+        if len(front):
             ax.step(front["latency_ms"], front["top1"], where="post", color="black", lw=0.8,
                     ls="--", label="Pareto front")
             ax.scatter(front["latency_ms"], front["top1"], s=40, facecolors="none",
