@@ -174,9 +174,11 @@ def render_readme(out_dir: Path, *, plan: ReportPlan, summary: pd.DataFrame, bes
         "device profiles. Latencies are roofline predictions (sum over layers of "
         "max(MACs / peak, bytes / bandwidth) + overhead), not measurements, unless a section "
         "says measured.", "",
-        f"Mode `{plan.mode.value}`: validation on {pop}"
-        + (f", {n_val} entries measured" if n_val else "")
-        + f"; exports of {', '.join(plan.export_models) or 'no model'}."
+        f"Mode `{plan.mode.value}`: "
+        + (f"validation on {pop}" + (f", {n_val} entries measured" if n_val else "")
+           if "validation" in headline else "no validation this run (`--no-validate`)")
+        + (f"; exports of {', '.join(plan.export_models) or 'no model'}." if matrix is not None
+           else "; no exports this run (`--no-export`).")
         + (" `edgekit report --full` validates the whole zoo and exports every mission model."
            if plan.mode.value == "default" else ""), "",
     ]
@@ -251,7 +253,9 @@ def render_readme(out_dir: Path, *, plan: ReportPlan, summary: pd.DataFrame, bes
               "Each profile's numbers carry a confidence; the error against the MobileNetV4 "
               "paper's measurements (Table 6) is in-sample, since the scale was fit to them "
               "(`published_comparison.md`).", "",
-              _md(devices.drop(columns=["description"])), "", _md(scores), ""]
+              _md(devices.drop(columns=["description"])), "",
+              _md(scores) if len(scores) else "No model of this run is in the paper's table.",
+              ""]
     lines += ["## What changed since the previous run", ""]
     if not had_previous:
         lines += ["No previous `roofline_zoo.csv` in this folder: this is the first run.", ""]

@@ -84,7 +84,8 @@ def published_scores(comparison: pd.DataFrame, macs: pd.Series) -> pd.DataFrame:
                      "r_s_macs": spearman(m, pub),
                      "median_abs_err_pct": err["median_abs_err_pct"],
                      "within_25_pct": err["within_25_pct"]})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["device", "n", "r_s_roofline", "r_s_macs",
+                                       "median_abs_err_pct", "within_25_pct"])
 
 
 def _atomic_text(path: Path, text: str) -> None:
