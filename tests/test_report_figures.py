@@ -111,7 +111,8 @@ def test_panels_draw_unrunnable_models_hollow_and_off_the_front():
     assert len(hollow[0].get_facecolors()) == 0 or hollow[0].get_facecolors()[0][3] == 0
     step = next(ln for ln in ax.get_lines() if ln.get_label() == "Pareto front")
     assert 2.0 not in list(step.get_xdata())
-    assert "cannot run on this device (hollow)" in {t.get_text() for t in fig.legends[0].get_texts()}
+    legend = {t.get_text() for t in fig.legends[0].get_texts()}
+    assert "cannot run on this device (hollow)" in legend
 
 
 def test_changes_since_previous_run():

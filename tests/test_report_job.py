@@ -157,3 +157,12 @@ def test_report_bad_repeats(capsys) -> None:
     assert main(["report", "--repeats", "0", "--no-validate"]) == 1
     err = capsys.readouterr().err.strip()
     assert err == "edgekit: error: --repeats must be >= 1, got 0"
+
+
+@pytest.mark.parametrize("flag", ["--validate-models", "--export-models"])
+def test_report_bad_model_fails_before_any_stage(capsys, tmp_path, flag) -> None:
+    out = tmp_path / "rep"
+    assert main(["report", "--quick", "--out", str(out), flag, "mobilenetv4_conv_smal"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("edgekit: error: unknown model 'mobilenetv4_conv_smal'")
+    assert not (out / "roofline_zoo.csv").exists()

@@ -13,7 +13,7 @@ examples:
 
 The default validates on a representative population (every family at least once) and exports
 two mission models; --full validates the whole zoo in both forms and exports every mission
-model; --quick uses the tiny test_* variants (seconds, for tests). Progress and an ETA per stage
+model; --quick uses the tiny test_* variants (about a minute, for tests). Progress and an ETA per stage
 go to stderr; layer tables and exports are cached between runs ($EDGEKIT_CACHE_DIR).
 """
 
@@ -41,7 +41,8 @@ def register(sub: Any, add_common: Any) -> None:
     p.add_argument("--no-export", action="store_true", help="skip the export matrix")
     p.add_argument("--export-models", nargs="+", metavar="NAME",
                    help="models exported for every target (default: "
-                        "mobilenetv4_conv_small mobilenetv4_hybrid_medium; --full: the mission zoo)")
+                        "mobilenetv4_conv_small mobilenetv4_hybrid_medium; --full: the mission "
+                        "zoo)")
     p.add_argument("--repeats", type=int, help="interleaved timing rounds (default 3, --quick 1)")
     p.add_argument("--workers", type=int, metavar="N", help="processes building layer tables")
     add_devices_dir(p)

@@ -15,7 +15,8 @@ def _secs(s: float) -> str:
 
 
 class Stage:
-    """One stage of the job: counts items and logs ``[report 2/5] name: 3/17 item (12 s, ETA 55 s)``.
+    """One stage of the job: counts items and logs lines such as
+    ``[report 2/5] name: 3/17 item (12 s, ETA 55 s)``.
 
     The ETA is the elapsed time per item so far times the items left; it is a guide, and the
     first items of a cold run (exports, layer tables) make it pessimistic.

@@ -271,7 +271,8 @@ def render_readme(out_dir: Path, *, plan: ReportPlan, summary: pd.DataFrame, bes
     lines += ["## Files", "", "| file | what |", "|---|---|",
               "| `roofline_zoo.csv` / `.json` / `.md` | roofline latency, MACs, bytes, "
               "memory-bound share, `runnable`, `unsupported_ops`: one row per model x device |",
-              "| `pareto_front.csv`, `best_models.csv` | the fronts and the best model per budget |",
+              "| `pareto_front.csv`, `best_models.csv` | the fronts and the best model per "
+              "budget |",
               "| `devices.csv`, `published_comparison.*`, `published_scores.csv` | profiles and "
               "the comparison with the paper |",
               "| `export_matrix.csv` / `.md`, `exports/*.manifest.json` | the export matrix |",

@@ -256,6 +256,15 @@ def write_report(
     out_dir = Path(out)
     fig_dir = out_dir / "figures"
     ensure_dir(fig_dir, "--out")
+    if validate and plan.validate_models:  # a bad name fails now, not after the other stages
+        from edgekit.validate.population import population
+
+        population(list(plan.validate_models), include_test=plan.include_test)
+    if exports:
+        from edgekit.models import get_spec
+
+        for m in plan.export_models:
+            get_spec(m)
     previous = _read_previous(out_dir / "roofline_zoo.csv")
     devices = list_devices(devices_dirs)
     n_stages = 3 + int(exports) + int(validate)
