@@ -75,3 +75,56 @@ def test_figures_render(tmp_path):
     assert len(figs["panels"].axes) == 2
     labels = figs["panels"].legends[0].get_texts()
     assert {t.get_text() for t in labels} >= {"F1", "F2", "Pareto front"}
+
+
+def _with_unrunnable():
+    df = _summary()
+    df["runnable"] = True
+    df["unsupported_ops"] = ""
+    # m2 (fastest at its accuracy) cannot run on device "a": it must leave a's front and tables.
+    bad = (df["model"] == "m2") & (df["device"] == "a")
+    df.loc[bad, ["runnable", "unsupported_ops"]] = [False, "MatMul"]
+    return df
+
+
+def test_pareto_front_and_best_models_use_runnable_models_only():
+    from edgekit.report.tables import best_models, pareto_front
+
+    df = _with_unrunnable()
+    front = pareto_front(df)
+    assert set(front.loc[front["device"] == "a", "model"]) == {"m1", "m3"}
+    assert set(front.loc[front["device"] == "rp5", "model"]) == {"m1", "m2", "m3"}
+    best = best_models(df, (1.0, 2.0, 30.0)).set_index(["device", "budget_ms"])
+    assert best.loc[("a", 2.0), "model"] == "m3"  # m2 (75%) would win but cannot run
+    assert "m2" not in best.loc[("a", 30.0), "fitting"].split()
+    assert best.loc[("a", 30.0), "fitting_models"] == 3  # m1, m3 and the no-top1 onnx model
+    assert best.loc[("rp5", 30.0), "model"] == "m2"
+
+
+def test_panels_draw_unrunnable_models_hollow_and_off_the_front():
+    from edgekit.report.figures import latency_accuracy_panels
+
+    fig = latency_accuracy_panels(_with_unrunnable(), ["a", "rp5"])
+    ax = fig.axes[0]
+    hollow = [c for c in ax.collections if c.get_label() == "cannot run (hollow)"]
+    assert len(hollow) == 1 and hollow[0].get_offsets().tolist() == [[2.0, 75.0]]
+    assert len(hollow[0].get_facecolors()) == 0 or hollow[0].get_facecolors()[0][3] == 0
+    step = next(ln for ln in ax.get_lines() if ln.get_label() == "Pareto front")
+    assert 2.0 not in list(step.get_xdata())
+    legend = {t.get_text() for t in fig.legends[0].get_texts()}
+    assert "cannot run on this device (hollow)" in legend
+
+
+def test_changes_since_previous_run():
+    from edgekit.report.tables import changes_since
+
+    now = _summary()
+    prev = now[now["model"] != "m3"].copy()
+    prev.loc[prev["model"] == "m1", "latency_ms"] *= 1.10
+    prev = pd.concat([prev, prev.head(1).assign(model="gone")])
+    ch = changes_since(prev, now)
+    assert ch["models_added"] == ["m3"] and ch["models_removed"] == ["gone"]
+    assert ch["devices_added"] == [] and ch["devices_removed"] == []
+    assert set(ch["moved"]["model"]) == {"m1"}
+    assert ch["moved"]["change_pct"].round(1).tolist() == [-9.1, -9.1]
+    assert changes_since(None, now)["moved"].empty

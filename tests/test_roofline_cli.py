@@ -156,3 +156,26 @@ def test_csv_meta_sidecar_records_the_run(tmp_path, onnx_file):
     assert meta["models"] == [{"model": "my_net", "resolution": 32, "params": params,
                                "source": "onnx"}]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["zoo.csv", "zoo.csv.meta.json"]
+
+
+def test_hybrid_is_marked_not_runnable_on_the_dsp(capsys, tmp_path):
+    assert main(["roofline", "test_mobilenetv4_hybrid", "test_mobilenetv4", "--device",
+                 "pixel4-dsp"]) == 0
+    out = capsys.readouterr().out
+    row = next(ln for ln in out.splitlines() if ln.startswith("test_mobilenetv4_hybrid "))
+    assert row.rstrip().endswith("*")
+    assert "* test_mobilenetv4_hybrid cannot run on pixel4-dsp: unsupported ops MatMul" in out
+    assert "test_mobilenetv4 cannot run" not in out
+
+    csv, layers = tmp_path / "s.csv", tmp_path / "l.csv"
+    assert main(["roofline", "test_mobilenetv4_hybrid", "--device", "pixel4-dsp", "--device",
+                 "pixel6-cpu", "--csv", str(csv)]) == 0
+    df = pd.read_csv(csv, keep_default_na=False)
+    assert list(df.columns[-2:]) == ["runnable", "unsupported_ops"]
+    assert list(df["runnable"]) == [False, True] and list(df["unsupported_ops"]) == ["MatMul", ""]
+    assert main(["roofline", "test_mobilenetv4_hybrid", "--device", "pixel4-dsp", "--layers",
+                 "--csv", str(layers)]) == 0
+    lay = pd.read_csv(layers, keep_default_na=False)
+    bad = lay[~lay["runnable"]]
+    assert len(bad) and set(bad["unsupported_ops"]) == {"MatMul"}
+    assert set(bad["op_class"]) == {"matmul"}

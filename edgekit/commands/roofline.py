@@ -134,13 +134,18 @@ def _tables(models: list[str], args: argparse.Namespace) -> list[Any]:
 
 
 def _layer_rows(estimates: list[list[Any]]) -> Any:
+    """One row per model x device x layer; ``runnable`` / ``unsupported_ops`` judge each layer."""
     import pandas as pd
+
+    from edgekit.roofline.support import layer_unsupported_ops
 
     frames = []
     for row in estimates:
         for e in row:
+            bad = layer_unsupported_ops(e.layers, e.device)
             frames.append(e.layers.assign(model=e.model, device=e.device.name,
-                                          precision=e.device.precision.value))
+                                          precision=e.device.precision.value,
+                                          runnable=bad == "", unsupported_ops=bad))
     df = pd.concat(frames, ignore_index=True)
     lead = ["model", "device", "precision"]
     return df[lead + [c for c in df.columns if c not in lead]]
@@ -167,16 +172,21 @@ def _print(out: Any, summary: Any, layers: bool) -> None:
 
     if layers:
         cols = ["model", "device", "name", "op_type", "kind", "macs", "bytes", "intensity",
-                "time_s", "bound"]
+                "time_s", "bound", "runnable"]
         view = out[cols].assign(time_us=(out["time_s"] * 1e6).round(2),
                                 intensity=out["intensity"].round(1)).drop(columns="time_s")
         print_table(view.to_dict("records"))
+        _print_unrunnable(summary)
         return
-    from edgekit.report.tables import latency_pivot
+    from edgekit.report.tables import latency_pivot, marked_pivot
 
-    wide = latency_pivot(summary)
-    for c in wide.columns:
-        if c not in ("model", "resolution", "top1"):
-            wide[c] = wide[c].map(lambda v: f"{v:.3g}" if v == v else "-")
-    print("roofline latency (ms) per device; macs in G, params in M")
+    wide = marked_pivot(latency_pivot(summary), summary)
+    print("roofline latency (ms) per device; macs in G, params in M; "
+          "* = the device cannot run the model")
     print_table(wide.to_dict("records"))
+    _print_unrunnable(summary)
+
+
+def _print_unrunnable(summary: Any) -> None:
+    for r in summary[~summary["runnable"].astype(bool)].itertuples(index=False):
+        print(f"* {r.model} cannot run on {r.device}: unsupported ops {r.unsupported_ops}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -95,30 +95,47 @@ def latency_accuracy_panels(
 ) -> Figure:
     """The paper's "Roofline Latency vs Accuracy": one panel per device, one colour per family.
 
+    A model the device cannot run (``runnable`` False) is a hollow marker of its family's colour,
+    outside the family's line and never on the Pareto front (:func:`~edgekit.report.tables.
+    pareto_front`); the legend says so.
+
     Args:
         summary: the tidy table of :func:`edgekit.roofline.analyze` (needs ``model, family,
-            device, latency_ms, top1``); rows without ``top1`` are left out.
+            device, latency_ms, top1``; ``runnable`` where known); rows without ``top1`` are
+            left out.
         devices: panel order (default: the order of first appearance).
         titles: optional panel titles by device name.
     """
+    from edgekit.report.tables import _runnable, pareto_front
+
     df = summary.dropna(subset=["top1"])
+    runs = _runnable(df)
+    fronts = pareto_front(df)
     devs = list(devices) if devices is not None else list(dict.fromkeys(summary["device"]))
     n = max(len(devs), 1)
     cols = min(ncols, n)
     rows = math.ceil(n / cols)
-    fig = _figure(4.0 * cols, 3.4 * rows + 0.6)
+    fig = _figure(max(4.0 * cols, 7.0), 3.4 * rows + 0.9)
     families = sorted(df["family"].dropna().unique())
     cmap = _colours(len(families))
     colour = {f: cmap[i] for i, f in enumerate(families)}
     fig.suptitle("Roofline latency vs accuracy")
     for k, dev in enumerate(devs):
         ax = fig.add_subplot(rows, cols, k + 1)
-        sub = df[df["device"] == dev]
+        on_dev = (df["device"] == dev).to_numpy()
+        sub = df[on_dev & runs.to_numpy()]
         for fam, g in sub.groupby("family"):
             g = g.sort_values("latency_ms")
             ax.plot(g["latency_ms"], g["top1"], "o-", ms=4, lw=1, color=colour[fam], label=fam)
-        if len(sub):
-            front = sub[pareto_mask(sub["latency_ms"], sub["top1"])].sort_values("latency_ms")
+        bad = df[on_dev & ~runs.to_numpy()]
+        for fam, g in bad.groupby("family"):
+            ax.scatter(g["latency_ms"], g["top1"], s=22, facecolors="none",
+                       edgecolors=[colour[fam]], lw=1.0, label="cannot run (hollow)")
+        if len(bad):  # the legend's entry: a grey hollow marker, whatever the family
+            ax.scatter([], [], s=22, facecolors="none", edgecolors="grey", lw=1.0,
+                       label="cannot run on this device (hollow)")
+        front = fronts[fronts["device"] == dev]
+        if len(front):
             ax.step(front["latency_ms"], front["top1"], where="post", color="black", lw=0.8,
                     ls="--", label="Pareto front")
             ax.scatter(front["latency_ms"], front["top1"], s=40, facecolors="none",
@@ -129,6 +146,7 @@ def latency_accuracy_panels(
             f"{dev} (RP {ridge.iloc[0]:.1f})" if len(ridge) else dev)
         ax.set_title(label, fontsize=9)
         ax.set_xscale("log")
+        _plain_log_ticks(ax)
         ax.set_xlabel("roofline latency (ms)", fontsize=8)
         ax.set_ylabel("ImageNet top-1 (%)", fontsize=8)
         ax.tick_params(labelsize=7)
@@ -137,12 +155,22 @@ def latency_accuracy_panels(
         handles, labels = [], []
         for ax in fig.axes:
             for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
-                if lab not in labels:
+                if lab not in labels and lab != "cannot run (hollow)":
                     handles.append(h)
                     labels.append(lab)
         fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 6),
                    fontsize=8)
     return fig
+
+
+def _plain_log_ticks(ax: Any) -> None:
+    """Log x ticks at 1-2-5 steps written as plain numbers (matplotlib's default minor labels
+    overlap on a narrow panel)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=12))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def _colours(n: int) -> list[tuple[float, float, float, float]]:

@@ -39,7 +39,7 @@ PAPER_DEVICES = ("pixel6-cpu", "s23-cpu", "pixel4-dsp", "pixel8-edgetpu")
 SUMMARY_COLUMNS = (
     "model", "family", "device", "resolution", "precision", "macs", "params", "weight_bytes",
     "activation_bytes", "latency_ms", "compute_ms", "memory_ms", "memory_bound_fraction",
-    "macs_only_ms", "overhead_ms", "ridge_mac_per_byte", "top1",
+    "macs_only_ms", "overhead_ms", "ridge_mac_per_byte", "top1", "runnable", "unsupported_ops",
 )
 
 
@@ -56,8 +56,15 @@ def zoo_models(mission_only: bool = False) -> list[str]:
 
 
 def summary_row(table: pd.DataFrame, est: LatencyEstimate) -> dict[str, Any]:
-    """The tidy model x device row of one estimate."""
+    """The tidy model x device row of one estimate.
+
+    ``runnable`` is False when the device cannot run an op of the model (judged by what the op
+    does, :mod:`edgekit.roofline.support`); ``unsupported_ops`` names those ops, comma-separated.
+    """
+    from edgekit.roofline.support import format_ops, unsupported_ops
+
     dev = est.device
+    missing = unsupported_ops(est.layers, dev)
     a = table.attrs
     return {
         "model": a.get("model", est.model), "family": a.get("family"), "device": dev.name,
@@ -67,7 +74,7 @@ def summary_row(table: pd.DataFrame, est: LatencyEstimate) -> dict[str, Any]:
         "compute_ms": est.compute_s * 1e3, "memory_ms": est.memory_s * 1e3,
         "memory_bound_fraction": est.memory_bound_fraction, "macs_only_ms": est.macs_only_s * 1e3,
         "overhead_ms": est.overhead_s * 1e3, "ridge_mac_per_byte": dev.ridge_mac_per_byte,
-        "top1": a.get("top1"),
+        "top1": a.get("top1"), "runnable": not missing, "unsupported_ops": format_ops(missing),
     }
 
 
