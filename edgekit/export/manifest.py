@@ -46,9 +46,13 @@ def predicted_latency(job: ExportJob) -> dict[str, Any] | None:
     profile = job.profile
     if profile is None:
         return None
+    from edgekit.errors import EdgekitError
     from edgekit.roofline import estimate_latency, layer_table
 
-    table = layer_table(job.model.module, job.options.resolution, deploy=False, cache=False)
+    try:
+        table = layer_table(job.model.module, job.options.resolution, deploy=False, cache=False)
+    except EdgekitError as exc:  # the artifact is still good; say why there is no estimate
+        return {"device": profile.name, "latency_ms": None, "error": str(exc)}
     est = estimate_latency(table, profile)
     conf = {"peak_gmac_s": profile.peak_gmac_s.confidence,
             "mem_gb_s": profile.mem_gb_s.confidence}
