@@ -88,3 +88,21 @@ def test_planted_bad_layer_is_named(trained: object, tmp_path: Path) -> None:
                                        "int8_report.png"]
     assert all(p.stat().st_size > 0 for p in paths)
     print(bad.render())
+
+
+@pytest.mark.toolchain("tflite")
+def test_export_int8_report_cli_writes_table_and_figure(tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture) -> None:
+    from edgekit.cli import main
+
+    rc = main(["export", "test_mobilenetv4", "--format", "tflite", "--precision", "int8",
+               "--int8-report", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert "int8 report on 32 held-out images" in err and "op types by mean SQNR lost" in err
+    folder = tmp_path / "test_mobilenetv4_tflite_int8"
+    import pandas as pd
+
+    table = pd.read_csv(folder / "int8_report.csv")
+    assert list(table["depth"]) == list(range(len(table))) and len(table) > 20
+    assert (folder / "int8_report.png").stat().st_size > 0

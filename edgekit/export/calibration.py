@@ -158,20 +158,32 @@ def load_image_dir(path: str | os.PathLike[str], resolution: int, *,
             f"--calib directory '{d}' has {len(files)} image files but none could be read; "
             "check the files or leave --calib out to use the generated set"
         )
-    images, held_out = split_held_out(_normalise(np.stack(arrays), mean, std))
-    n_held = 0 if held_out is None else len(held_out)
-    desc = (f"{len(arrays)} images from {d} resized to {resolution}px (shorter side, centre "
-            f"crop): {len(images)} for calibration, {n_held} held out for fidelity")
+    images = _normalise(np.stack(arrays), mean, std)
+    desc = f"{len(arrays)} images from {d} resized to {resolution}px (shorter side, centre crop)"
     if skipped:
         desc += f"; {skipped} unreadable files skipped"
         print(f"edgekit: warning: {skipped} of {skipped + len(arrays)} image files in '{d}' "
               "could not be read and were skipped", file=sys.stderr)
-    if len(images) < MIN_CALIB_IMAGES:
-        print(f"edgekit: warning: calibrating int8 scales on {len(images)} images from '{d}' "
-              f"({n_held} more held out for fidelity); {MIN_CALIB_IMAGES} or more give stabler "
-              "scales", file=sys.stderr)
     return CalibrationSet(images, f"dir:{d}", desc, tuple(mean), tuple(std),  # type: ignore[arg-type]
-                          held_out=held_out, unreadable=skipped)
+                          unreadable=skipped)
+
+
+def with_held_out(cs: CalibrationSet) -> CalibrationSet:
+    """``cs`` split into calibration and held-out images (:func:`split_held_out`); warns on
+    stderr when fewer than ``MIN_CALIB_IMAGES`` are left to calibrate on."""
+    from dataclasses import replace
+
+    if cs.held_out is not None:
+        return cs
+    images, held_out = split_held_out(cs.images)
+    n_held = 0 if held_out is None else len(held_out)
+    if len(images) < MIN_CALIB_IMAGES:
+        print(f"edgekit: warning: calibrating int8 scales on {len(images)} images of "
+              f"{cs.source} ({n_held} more held out for fidelity); {MIN_CALIB_IMAGES} or more "
+              "give stabler scales", file=sys.stderr)
+    return replace(cs, images=images, held_out=held_out,
+                   description=f"{cs.description}; {len(images)} for calibration, {n_held} held "
+                               "out for fidelity")
 
 
 def _draw(rng: np.random.Generator, resolution: int, shape_ids: list[int],
@@ -259,10 +271,11 @@ def calibration_set(calib: str | os.PathLike[str] | CalibrationSet | None, resol
         if warn:
             warn_generated(DEFAULT_GENERATED)
         return generated_set(resolution, mean=mean, std=std)
-    return load_image_dir(calib, resolution, mean=mean, std=std)
+    return with_held_out(load_image_dir(calib, resolution, mean=mean, std=std))
 
 
 __all__ = [
     "CalibrationSet", "IMAGE_SUFFIXES", "SHAPES", "calibration_set", "generated_set",
     "load_image_dir", "model_mean_std", "shapes_dataset", "split_held_out", "warn_generated",
+    "with_held_out",
 ]

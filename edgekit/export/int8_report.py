@@ -216,12 +216,12 @@ def held_out_images(calib: str | os.PathLike[str] | None, resolution: int,
                     mean: tuple[float, ...], std: tuple[float, ...]) -> np.ndarray:
     """Images the int8 scales were not fit to: the held-out part of a --calib directory, or
     generated images of another seed than the generated calibration set's."""
-    from edgekit.export.calibration import generated_set, load_image_dir
+    from edgekit.export.calibration import generated_set, load_image_dir, split_held_out
 
     if calib is not None:
-        cs = load_image_dir(calib, resolution, mean=mean, std=std)
-        if cs.held_out is not None:
-            return cs.held_out
+        held = split_held_out(load_image_dir(calib, resolution, mean=mean, std=std).images)[1]
+        if held is not None:
+            return held
     return generated_set(resolution, count=32, seed=1, mean=mean, std=std).images
 
 
