@@ -1,4 +1,4 @@
-"""From a checkpoint to an app: own weights, held-out calibration, labels and normalisation embedded.
+"""From a checkpoint to an app: own weights, held-out calibration, labels and normalisation inside.
 
 The checkpoints are written here: a short 10-class fine-tune of a tiny model on the toy task
 (``shapes_dataset``), saved as a state dict, exported the way a user would (CLI, ``--checkpoint
@@ -35,7 +35,8 @@ def fine_tune(name: str, num_classes: int, path: Path, steps: int = 15) -> Path:
         opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
         for i in range(steps):
             xb = torch.from_numpy(x[i * 16:(i + 1) * 16])
-            loss = torch.nn.functional.cross_entropy(model(xb), torch.from_numpy(y[i * 16:(i + 1) * 16]))
+            yb = torch.from_numpy(y[i * 16:(i + 1) * 16])
+            loss = torch.nn.functional.cross_entropy(model(xb), yb)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -177,7 +178,8 @@ def test_other_class_count_needs_num_classes(tmp_path: Path, labels_file: Path,
     assert rc == 0, capsys.readouterr().err
     _, m = _manifest(tmp_path / "o")
     assert m["batch"] == "dynamic" and m["outputs"][0]["shape"][-1] == 6
-    props = {p.key: p.value for p in onnx.load(str(next((tmp_path / "o").rglob("*.onnx")))).metadata_props}
+    proto = onnx.load(str(next((tmp_path / "o").rglob("*.onnx"))))
+    props = {p.key: p.value for p in proto.metadata_props}
     assert json.loads(props["labels"]) == LABELS[:6]
     assert props["batch"] == "dynamic" and props["resolution"] == str(RES)
     assert json.loads(props["std"]) == m["preprocessing"]["std"]

@@ -57,7 +57,7 @@ class CalibrationSet:
     description: str
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
-    held_out: np.ndarray | None = field(default=None, repr=False)  # fidelity images, not calibrated on
+    held_out: np.ndarray | None = field(default=None, repr=False)  # fidelity only, not calibrated
     unreadable: int = 0  # files of the directory that could not be read
 
     @property

@@ -1,4 +1,4 @@
-"""Where int8 breaks: a float and an int8 TFLite artifact compared tensor by tensor on held-out images.
+"""Where int8 breaks: float and int8 TFLite artifacts compared tensor by tensor on held-out images.
 
 Both artifacts come from the same litert-torch graph (ai-edge-quantizer rewrites types, not
 names), so every int8 op output has a float twin of the same name. LiteRT's interpreter keeps
