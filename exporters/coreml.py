@@ -144,7 +144,7 @@ class CoremlRunner:
     def __init__(self, model: Any, inputs: list[TensorSpec], outputs: list[TensorSpec]) -> None:
         self._model = model
         self.inputs = tuple(inputs)
-        self._output = outputs[0].name
+        self._output = next(o.name for o in outputs if o.dtype != "string")  # not classLabel
         self.precision = "fp16" if inputs and inputs[0].dtype == "float16" else "fp32"
 
     def run(self, images: np.ndarray) -> np.ndarray:
@@ -286,4 +286,8 @@ class CoremlExporter:
                 "outputs, op list and size only (re-run the export on a Mac for numbers)")
         ct = require("coremltools", "coremltools", self.extra, "running Core ML models")
         ins, outs = self.io(artifact)
+        if ins and ins[0].dtype == "uint8":  # an ImageType input takes pixels, not tensors
+            raise NotRunnableError(
+                "this Core ML model takes an image input (pixels, normalised inside); the "
+                "numeric check feeds normalised tensors, so re-export with --tensor-input for it")
         return CoremlRunner(ct.models.MLModel(str(artifact)), ins, outs)
