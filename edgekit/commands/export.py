@@ -12,8 +12,8 @@ examples:
   edgekit export efficientformer_l1 --target pixel8-edgetpu --calib ~/images/val --out exports
   edgekit export replknet_31b --all-targets --out exports
   edgekit export mobilenetv4_conv_small --format onnx --dynamic-batch
-  edgekit export test_mobilenetv4 --checkpoint ft.pt --num-classes 10 --labels labels.txt \
-      --target pixel8-edgetpu --calib images/ --int8-report
+  edgekit export test_mobilenetv4 --checkpoint ft.pt --num-classes 10 --labels labels.txt
+  edgekit export test_mobilenetv4 --target pixel8-edgetpu --calib images/ --int8-report
 
 The target profile decides the format and precision (edgekit devices); --format and --precision
 are for exports without a target, or must agree with it. Progress goes to stderr; the artifact
