@@ -64,10 +64,78 @@ def _dtype_name(value: int) -> str:
             "INT32": "int32"}.get(name, name.lower())
 
 
+def class_labels(spec: Any) -> list[str]:
+    """The labels of an ML Program classifier, read from its ``classify`` op (empty if none)."""
+    consts: dict[str, Any] = {}
+    classes = None
+    for fn in spec.mlProgram.functions.values():
+        for block in fn.block_specializations.values():
+            for op in block.operations:
+                if op.type == "const":
+                    consts[op.outputs[0].name] = op.attributes["val"]
+                elif op.type == "classify":
+                    classes = op.inputs["classes"].arguments[0]
+    if classes is None:
+        return []
+    val = consts[classes.name] if classes.HasField("name") else classes.value
+    out = []
+    for item in val.immediateValue.list.values:  # a list of scalar tensors, one per class
+        t = item.immediateValue.tensor
+        vals = list(t.strings.values) if t.HasField("strings") else list(t.longInts.values)
+        out.extend(v.decode() if isinstance(v, bytes) else str(v) for v in vals)
+    return out
+
+
 def _mil_dtype_name(value: int) -> str:
     from coremltools.proto import MIL_pb2
 
     return MIL_pb2.DataType.Name(value).lower()
+
+
+def image_input(model: nn.Module, options: ConvertOptions, ct: Any) -> tuple[Any, Any, dict]:
+    """An ``ImageType`` input (RGB pixels 0-255) whose scale and bias do the model's normalisation.
+
+    Core ML computes ``scale * pixel + bias[c]`` with ONE scale for all channels, so the scale is
+    ``1 / (255 * s)`` with ``s`` the mean of the model's stds and ``bias[c] = -mean[c] / s``; when
+    the stds differ per channel, a per-channel factor ``s / std[c]`` is put in front of the model
+    (exact, one multiply) so the network sees ``(pixel / 255 - mean) / std`` as trained.
+    """
+    import torch
+
+    mean, std = options.mean, options.std
+    s = sum(std) / len(std)
+    scale, bias = 1.0 / (255.0 * s), [-m / s for m in mean]
+    factor = [s / v for v in std]
+    r = options.resolution
+    inp = ct.ImageType(name="input", shape=(1, 3, r, r), scale=scale, bias=bias,
+                       color_layout=ct.colorlayout.RGB)
+    net: nn.Module = model
+    if any(abs(f - 1.0) > 1e-9 for f in factor):
+        net = _ChannelScale(model, torch.tensor(factor, dtype=torch.float32).view(1, 3, 1, 1))
+    return net, inp, {"color_layout": "RGB", "pixel_range": "0-255", "scale": scale, "bias": bias,
+                      "per_channel_factor": factor,
+                      "computes": "(pixel / 255 - mean) / std, as the model was trained"}
+
+
+def _channel_scale_class() -> type:
+    from torch import nn
+
+    class ChannelScale(nn.Module):
+        """``model(x * factor)``: the per-channel part of the normalisation Core ML cannot do."""
+
+        def __init__(self, model: nn.Module, factor: Any) -> None:
+            super().__init__()
+            self.model = model
+            self.register_buffer("factor", factor)
+
+        def forward(self, x: Any) -> Any:
+            return self.model(x * self.factor)
+
+    return ChannelScale
+
+
+def _ChannelScale(model: nn.Module, factor: Any) -> nn.Module:  # noqa: N802 - a class factory
+    return _channel_scale_class()(model, factor)
 
 
 class CoremlRunner:
@@ -76,7 +144,7 @@ class CoremlRunner:
     def __init__(self, model: Any, inputs: list[TensorSpec], outputs: list[TensorSpec]) -> None:
         self._model = model
         self.inputs = tuple(inputs)
-        self._output = outputs[0].name
+        self._output = next(o.name for o in outputs if o.dtype != "string")  # not classLabel
         self.precision = "fp16" if inputs and inputs[0].dtype == "float16" else "fp32"
 
     def run(self, images: np.ndarray) -> np.ndarray:
@@ -128,17 +196,25 @@ class CoremlExporter:
         ct = require("coremltools", "coremltools", self.extra, "Core ML export")
         r = options.resolution
         x = torch.zeros(1, 3, r, r)
+        app = options.app
+        net, inp, pre = model.eval(), ct.TensorType(name="input", shape=tuple(x.shape)), None
+        if app.image_input:
+            net, inp, pre = image_input(model.eval(), options, ct)
         with torch.no_grad():
-            program = torch.export.export(model.eval(), (x,)).run_decompositions({})
+            program = torch.export.export(net, (x,)).run_decompositions({})
         fp32 = options.precision is Precision.FP32
+        classifier = (ct.ClassifierConfig(list(app.labels), predicted_feature_name="classLabel")
+                      if app.labels is not None else None)
         ml = ct.convert(
-            program, inputs=[ct.TensorType(name="input", shape=tuple(x.shape))],
-            outputs=[ct.TensorType(name="logits")], convert_to="mlprogram",
+            program, inputs=[inp], outputs=[ct.TensorType(name="logits")],
+            classifier_config=classifier, convert_to="mlprogram",
             compute_precision=ct.precision.FLOAT32 if fp32 else ct.precision.FLOAT16,
             minimum_deployment_target=ct.target.iOS17,
         )
         notes: dict[str, Any] = {"route": "torch.export -> coremltools.convert (mlprogram, iOS17)",
                                  "compute_precision": "fp32" if fp32 else "fp16"}
+        if pre is not None:
+            notes["image_input"] = pre
         if options.precision is Precision.INT8:
             import coremltools.optimize.coreml as cto
 
@@ -146,10 +222,16 @@ class CoremlExporter:
                 global_config=cto.OpLinearQuantizerConfig(mode="linear_symmetric"))
             ml = cto.linear_quantize_weights(ml, cfg)
             notes["weights"] = "int8 (linear_symmetric, per-channel), fp16 compute"
+        from edgekit.export.appinfo import app_facts
+
         ml.short_description = f"{options.model_name} exported by edgekit {__version__}"
-        ml.user_defined_metadata.update({"edgekit_model": options.model_name,
-                                         "edgekit_version": __version__,
-                                         "precision": options.precision.value})
+        ml.author = "edgekit"
+        ml.license = app.license or "unknown"
+        ml.version = app.version
+        ml.user_defined_metadata.update(app_facts(options))
+        notes["metadata"] = ("Core ML metadata (name, version, license, user_defined_metadata)"
+                             + (", ClassifierConfig labels" if classifier else "")
+                             + (", ImageType input" if pre else ", tensor input"))
         ml.save(str(dest))
         return notes
 
@@ -161,6 +243,14 @@ class CoremlExporter:
         spec = self._spec(artifact)
 
         def tensor(f: Any, layout: str | None) -> TensorSpec:
+            kind = f.type.WhichOneof("Type")
+            if kind == "imageType":  # RGB pixels, one image: (1, 3, H, W) uint8
+                im = f.type.imageType
+                return TensorSpec(f.name, (1, 3, int(im.height), int(im.width)), "uint8", layout)
+            if kind == "dictionaryType":  # classifier probabilities, one per label
+                return TensorSpec(f.name, (1, len(class_labels(spec))), "float32", None)
+            if kind == "stringType":  # the predicted label
+                return TensorSpec(f.name, (1,), "string", None)
             a = f.type.multiArrayType
             return TensorSpec(f.name, tuple(int(s) for s in a.shape), _dtype_name(a.dataType),
                               layout)
@@ -196,4 +286,8 @@ class CoremlExporter:
                 "outputs, op list and size only (re-run the export on a Mac for numbers)")
         ct = require("coremltools", "coremltools", self.extra, "running Core ML models")
         ins, outs = self.io(artifact)
+        if ins and ins[0].dtype == "uint8":  # an ImageType input takes pixels, not tensors
+            raise NotRunnableError(
+                "this Core ML model takes an image input (pixels, normalised inside); the "
+                "numeric check feeds normalised tensors, so re-export with --tensor-input for it")
         return CoremlRunner(ct.models.MLModel(str(artifact)), ins, outs)

@@ -149,14 +149,16 @@ class OnnxExporter:
         tool, simplify = _simplifier()
         proto = simplify(proto)
         proto = onnx.shape_inference.infer_shapes(proto)
-        for k, v in {"edgekit_model": options.model_name, "edgekit_version": __version__,
-                     "precision": options.precision.value}.items():
+        from edgekit.export.appinfo import app_facts
+
+        for k, v in app_facts(options).items():
             entry = proto.metadata_props.add()
             entry.key, entry.value = k, v
+        proto.doc_string = f"{options.model_name} exported by edgekit {__version__}"
         onnx.checker.check_model(proto)
         onnx.save(proto, str(dest))
         return {"opset": DEFAULT_OPSET, "simplifier": tool, "nodes_before_simplify": nodes_before,
-                "nodes": len(proto.graph.node)}
+                "nodes": len(proto.graph.node), "metadata": "ONNX metadata_props (app facts)"}
 
     def _load(self, artifact: Path) -> onnx.ModelProto:
         import onnx

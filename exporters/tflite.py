@@ -87,6 +87,65 @@ def _spec(d: dict[str, Any], layout: str | None) -> TensorSpec:
                       layout, float(scale) if q else None, int(zp) if q else None)
 
 
+METADATA_NAME = "edgekit_app_info"  # the flatbuffer metadata entry holding app_facts as JSON
+LABELS_NAME = "edgekit_labels"  # the class labels, one per line (the labels.txt convention)
+
+
+def embed_metadata(path: Path, options: ConvertOptions) -> str:
+    """Add named ``metadata`` entries to the flatbuffer at ``path`` (rewritten in place).
+
+    LiteRT's standard metadata writer (``tflite_support``'s ``TFLITE_METADATA`` buffer) is not
+    installable with this stack, so the facts go into the schema's own ``metadata`` list (name +
+    buffer, which the interpreter keeps and ``Interpreter`` tools can read) as UTF-8 JSON.
+    """
+    import json
+
+    from ai_edge_litert import schema_py_generated as schema
+    from ai_edge_litert.tools import flatbuffer_utils as fbu
+
+    from edgekit.export.appinfo import app_facts, int8_input_example
+
+    facts = app_facts(options)
+    interp = _interpreter(path, threads=1, delegates=False)
+    inp = interp.get_input_details()[0]
+    if _np_name(inp["dtype"]) in ("int8", "uint8"):
+        scale, zp = inp["quantization"]
+        facts["int8_input"] = json.dumps(int8_input_example(float(scale), int(zp), options.mean,
+                                                            options.std))
+    entries = {METADATA_NAME: json.dumps(facts, sort_keys=True)}
+    if options.app.labels is not None:
+        entries[LABELS_NAME] = "\n".join(options.app.labels) + "\n"
+    model = fbu.read_model_from_bytearray(bytearray(path.read_bytes()))
+    model.metadata = [m for m in (model.metadata or []) if m.name not in entries]
+    for name, text in entries.items():
+        buf = schema.BufferT()
+        buf.data = list(text.encode("utf-8"))
+        model.buffers.append(buf)
+        meta = schema.MetadataT()
+        meta.name, meta.buffer = name, len(model.buffers) - 1
+        model.metadata.append(meta)
+    path.write_bytes(bytes(fbu.convert_object_to_bytearray(model)))
+    return (f"flatbuffer metadata entries {', '.join(entries)} (JSON / text; tflite_support's "
+            "TFLITE_METADATA writer is not available)")
+
+
+def read_metadata(path: Path) -> dict[str, str]:
+    """The named metadata entries of a ``.tflite`` file, decoded as UTF-8 where they are text."""
+    from ai_edge_litert.tools import flatbuffer_utils as fbu
+
+    model = fbu.read_model_from_bytearray(bytearray(Path(path).read_bytes()))
+    out = {}
+    for m in model.metadata or []:
+        name = m.name.decode() if isinstance(m.name, bytes) else m.name
+        data = model.buffers[m.buffer].data
+        raw = bytes(bytearray(data)) if data is not None else b""
+        try:
+            out[name] = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            out[name] = f"<{len(raw)} bytes>"
+    return out
+
+
 class LiteRtRunner:
     """A TFLite artifact in a LiteRT interpreter (XNNPACK delegate on or off)."""
 
@@ -178,6 +237,7 @@ class TfliteExporter:
             notes.update(self._cast_fp16(fp32_path, dest))
         if fp32_path != dest:
             fp32_path.unlink()
+        notes["metadata"] = embed_metadata(dest, options)
         return notes
 
     def _quantize_int8(self, fp32_path: Path, dest: Path, options: ConvertOptions,

@@ -77,14 +77,15 @@ def test_mismatch_names_missing_and_unexpected_keys(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         create_model(NAME, checkpoint=path)
     assert str(info.value) == (
-        f"checkpoint '{path}' does not match model RepLKNet: 1 missing keys: head.fc.weight; "
-        "1 unexpected keys: head.classifier.weight (check the model name and --checkpoint file)")
+        f"checkpoint '{path}' does not match model '{NAME}': 1 missing keys: "
+        "head.fc.weight; 1 unexpected keys: head.classifier.weight (check the model name and "
+        "--checkpoint file)")
 
 
 def test_other_model_checkpoint_is_rejected_with_counts(tmp_path: Path) -> None:
     path = tmp_path / "mnv4.pth"
     torch.save(create_model("test_mobilenetv4").state_dict(), path)
-    with pytest.raises(ConfigError, match=r"does not match model RepLKNet: \d+ missing keys: "
+    with pytest.raises(ConfigError, match=r"does not match model 'RepLKNet': \d+ missing keys: "
                                           r".*\(\+\d+ more\); \d+ unexpected keys: "):
         load_checkpoint(create_model(NAME), path)
 

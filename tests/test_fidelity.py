@@ -135,8 +135,8 @@ def check_trained_model(name: str, epochs: int, lr: float, min_acc: float, data:
     write_calibration_pngs(data["x"][:CALIB_IMAGES], *model_mean_std(deploy), calib)
     figures: dict = {"model": name, "torch_acc": acc}
     for fmt, precision in (("onnx", "fp32"), ("tflite", "fp32"), ("tflite", "int8")):
-        r = export(name, format=fmt, precision=precision, checkpoint=ckpt, calib=calib,
-                   out=tmp / "out", log=None)
+        r = export(name, format=fmt, precision=precision, checkpoint=ckpt,
+                   calib=calib if precision == "int8" else None, out=tmp / "out", log=None)
         out = r.run(data["xt"])
         f = compare_outputs(ref, out, data["yt"])
         figures[f"{fmt}_{precision}"] = f

@@ -12,6 +12,8 @@ examples:
   edgekit export efficientformer_l1 --target pixel8-edgetpu --calib ~/images/val --out exports
   edgekit export replknet_31b --all-targets --out exports
   edgekit export mobilenetv4_conv_small --format onnx --dynamic-batch
+  edgekit export test_mobilenetv4 --checkpoint ft.pt --num-classes 10 --labels labels.txt
+  edgekit export test_mobilenetv4 --target pixel8-edgetpu --calib images/ --int8-report
 
 The target profile decides the format and precision (edgekit devices); --format and --precision
 are for exports without a target, or must agree with it. Progress goes to stderr; the artifact
@@ -21,6 +23,7 @@ path is the last line on stdout, and manifest.json lies beside it.
 
 def register(subparsers: Any, add_common: Any) -> None:
     from edgekit.cli import add_devices_dir
+    from edgekit.commands import add_weights
     from edgekit.export.registry import list_formats
 
     p = subparsers.add_parser(
@@ -40,7 +43,19 @@ def register(subparsers: Any, add_common: Any) -> None:
     p.add_argument("--calib", metavar="DIR",
                    help="images for int8 calibration (default: a generated set, with a warning)")
     p.add_argument("--out", metavar="DIR", default=".", help="output directory (default: .)")
-    p.add_argument("--checkpoint", metavar="PATH", help="local .safetensors or state_dict file")
+    add_weights(p)
+    p.add_argument("--num-classes", type=int, metavar="N",
+                   help="rebuild the classifier head with N classes (a fine-tune's count)")
+    p.add_argument("--labels", metavar="FILE",
+                   help="class labels, one per line, embedded in the artifact and the manifest")
+    p.add_argument("--tensor-input", action="store_true",
+                   help="Core ML: keep a tensor input (default: an image input that normalises)")
+    p.add_argument("--license", metavar="TEXT", help="the model's license, for the metadata")
+    p.add_argument("--model-version", metavar="TEXT", default="1.0",
+                   help="the model's version, for the metadata (default: 1.0)")
+    p.add_argument("--int8-report", action="store_true",
+                   help="TFLite int8: compare float and int8 layer by layer on held-out images "
+                        "(int8_report.csv and .png beside the artifact)")
     p.add_argument("--resolution", type=int, metavar="N", help="input resolution (default: the "
                    "model's)")
     p.add_argument("--dynamic-batch", action="store_true", help="ONNX: symbolic batch dimension")
@@ -70,14 +85,23 @@ def run(args: argparse.Namespace) -> int:
     from edgekit.errors import ConfigError
     from edgekit.export import export, export_all_targets, list_formats
 
+    from edgekit.export.appinfo import AppInfo, read_labels
+
+    app = AppInfo(labels=read_labels(args.labels) if args.labels else None,
+                  image_input=not args.tensor_input, license=args.license,
+                  version=args.model_version)
+    weights = {"checkpoint": args.checkpoint, "pretrained": args.pretrained,
+               "num_classes": args.num_classes, "app": app}
     if args.all_targets:
+        if args.int8_report:
+            raise ConfigError("--int8-report applies to one int8 TFLite export; give --target "
+                              "DEVICE instead of --all-targets")
         if args.format or args.precision or args.dynamic_batch:
             raise ConfigError("--all-targets takes format and precision from each profile; "
                               "drop --format/--precision/--dynamic-batch")
         outcomes = export_all_targets(
-            args.model, calib=args.calib, out=args.out, checkpoint=args.checkpoint,
-            resolution=args.resolution, devices_dirs=args.devices_dir,
-            verify=not args.no_verify)
+            args.model, calib=args.calib, out=args.out, resolution=args.resolution,
+            devices_dirs=args.devices_dir, verify=not args.no_verify, **weights)
         rows = []
         for o in outcomes:
             m = o.result.manifest if o.result else {}
@@ -108,11 +132,25 @@ def run(args: argparse.Namespace) -> int:
     if args.target is None and args.format is None:
         raise ConfigError("give --target DEVICE (edgekit devices), --all-targets, or --format "
                           f"{{{','.join(list_formats())}}}")
+    if args.int8_report:
+        from edgekit.export.planning import plan
+
+        p = plan(args.target, format=args.format, precision=args.precision,
+                 devices_dirs=args.devices_dir)
+        if (p.exporter.name, p.precision.value) != ("tflite", "int8"):
+            raise ConfigError(f"--int8-report compares a TFLite int8 artifact with its float "
+                              f"twin; this export is {p.exporter.name} {p.precision.value}; "
+                              "choose an int8 TFLite --target or --format tflite --precision int8")
     result = export(
         args.model, args.target, format=args.format, precision=args.precision, calib=args.calib,
-        out=args.out, checkpoint=args.checkpoint, dynamic_batch=args.dynamic_batch,
-        resolution=args.resolution, devices_dirs=args.devices_dir, verify=not args.no_verify)
+        out=args.out, dynamic_batch=args.dynamic_batch, resolution=args.resolution,
+        devices_dirs=args.devices_dir, verify=not args.no_verify, **weights)
     print(f"edgekit: {_summary(result.manifest)}", file=sys.stderr)
+    if args.int8_report:
+        from edgekit.export.int8_report import report_for_export
+
+        report = report_for_export(result, args.model, calib=args.calib, **weights)
+        print(report.render(), file=sys.stderr)
     if args.json:
         print_json(result.manifest)
     print(result.artifact)

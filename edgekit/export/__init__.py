@@ -11,6 +11,8 @@ Modules, one job each:
 * :mod:`~edgekit.export.convert` conversion in a work directory
 * :mod:`~edgekit.export.verify` fidelity against torch
 * :mod:`~edgekit.export.manifest` the manifest beside each artifact
+* :mod:`~edgekit.export.appinfo` the facts an app needs (labels, normalisation), embedded
+* :mod:`~edgekit.export.int8_report` where int8 breaks: float vs int8 TFLite layer by layer
 * :mod:`~edgekit.export.atomic` temporary names, renames, cleanup
 * :mod:`~edgekit.export.stdio` converters' stdout sent to stderr
 * :mod:`~edgekit.export.pipeline` :func:`export` and :func:`export_all_targets`

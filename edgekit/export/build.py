@@ -36,33 +36,59 @@ class BuiltModel:
 
 
 def seeded_model(name: str, *, deploy: bool = True,
-                 checkpoint: str | os.PathLike[str] | None = None) -> nn.Module:
+                 checkpoint: str | os.PathLike[str] | None = None, pretrained: bool = False,
+                 num_classes: int | None = None) -> nn.Module:
     """``create_model(name)`` with its random initialisation drawn from ``RANDOM_INIT_SEED``.
 
-    The global torch RNG is forked, so the caller's random state is unchanged afterwards.
+    ``num_classes`` rebuilds the classifier head (timm's ``num_classes``; RepLKNet's too), so a
+    fine-tune with another class count loads. The global torch RNG is forked, so the caller's
+    random state is unchanged afterwards.
     """
     import torch
 
     from edgekit.models import create_model
 
+    overrides = {} if num_classes is None else {"num_classes": check_num_classes(num_classes)}
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(RANDOM_INIT_SEED)
-        return create_model(name, checkpoint=checkpoint, deploy=deploy)
+        return create_model(name, checkpoint=checkpoint, deploy=deploy, pretrained=pretrained,
+                            **overrides)
+
+
+def check_num_classes(num_classes: object) -> int:
+    """``--num-classes`` as a positive int, or a ConfigError quoting the value."""
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise ConfigError(f"--num-classes must be a positive number of classes, got "
+                          f"{num_classes!r}")
+    return num_classes
+
+
+def weights_line(checkpoint: object, pretrained: bool) -> str:
+    """Where a registry model's weights came from, one line for the manifest."""
+    if checkpoint:
+        return f"checkpoint {checkpoint}"
+    if pretrained:
+        return "pretrained (published weights through timm's hub)"
+    return f"random init (seed {RANDOM_INIT_SEED}): good for latency and structure only"
 
 
 def build_model(model: str | nn.Module, *, checkpoint: str | os.PathLike[str] | None = None,
                 resolution: int | None = None, name: str | None = None,
-                deploy: bool = True) -> BuiltModel:
+                deploy: bool = True, pretrained: bool = False,
+                num_classes: int | None = None) -> BuiltModel:
     """Build (or take) the module to export, in deploy or train form, and time it."""
     t0 = time.perf_counter()
     ckpt = str(checkpoint) if checkpoint else None
+    if not isinstance(model, str) and (pretrained or num_classes is not None):
+        raise ConfigError("pretrained= and num_classes= apply to registry model names; an "
+                          "nn.Module is exported as given (build it with its head and weights)")
     if isinstance(model, str):
         from edgekit.models import get_spec
 
         spec = get_spec(model)
-        module = seeded_model(model, deploy=deploy, checkpoint=checkpoint)
-        weights = (f"checkpoint {checkpoint}" if checkpoint else
-                   f"random init (seed {RANDOM_INIT_SEED}): good for latency and structure only")
+        module = seeded_model(model, deploy=deploy, checkpoint=checkpoint, pretrained=pretrained,
+                              num_classes=num_classes)
+        weights = weights_line(checkpoint, pretrained)
         return BuiltModel(module, name or spec.name, resolution or spec.resolution, deploy,
                           weights, ckpt, time.perf_counter() - t0)
     if checkpoint is not None:

@@ -34,6 +34,9 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 DEFAULT_GENERATED = 64  # images in the generated calibration set
 DEFAULT_MAX_IMAGES = 256  # images read from a --calib directory at most
+MIN_CALIB_IMAGES = 100  # fewer calibration images than this is a warning
+HELD_OUT_FRACTION = 0.2  # share of a --calib directory kept back to measure fidelity on
+MAX_HELD_OUT = 64
 SHAPES = ("disc", "rectangle", "triangle")
 
 
@@ -54,14 +57,42 @@ class CalibrationSet:
     description: str
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
+    held_out: np.ndarray | None = field(default=None, repr=False)  # fidelity only, not calibrated
+    unreadable: int = 0  # files of the directory that could not be read
 
     @property
     def count(self) -> int:
+        """Images read from the source: the calibration images plus the held-out ones."""
+        return self.calibration_count + self.held_out_count
+
+    @property
+    def calibration_count(self) -> int:
         return int(self.images.shape[0])
 
+    @property
+    def held_out_count(self) -> int:
+        return 0 if self.held_out is None else int(self.held_out.shape[0])
+
     def to_manifest(self) -> dict[str, Any]:
-        return {"source": self.source, "count": self.count, "description": self.description,
-                "mean": list(self.mean), "std": list(self.std)}
+        return {"source": self.source, "count": self.count,
+                "calibration_images": self.calibration_count,
+                "held_out_images": self.held_out_count, "unreadable_files": self.unreadable,
+                "description": self.description, "mean": list(self.mean), "std": list(self.std)}
+
+
+def split_held_out(images: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
+    """(calibration, held-out): a seeded ``HELD_OUT_FRACTION`` (at most ``MAX_HELD_OUT``, at
+    least one of two or more images) is kept back so fidelity is not measured on the images
+    the scales were fit to. Files sorted by name are often sorted by class, hence the shuffle."""
+    import numpy as np
+
+    n = len(images)
+    held = min(MAX_HELD_OUT, max(1, round(n * HELD_OUT_FRACTION))) if n >= 2 else 0
+    if held == 0:
+        return images, None
+    order = np.random.default_rng(seed).permutation(n)
+    keep, back = np.sort(order[held:]), np.sort(order[:held])
+    return images[keep], images[back]
 
 
 def model_mean_std(model: nn.Module | None) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -131,7 +162,28 @@ def load_image_dir(path: str | os.PathLike[str], resolution: int, *,
     desc = f"{len(arrays)} images from {d} resized to {resolution}px (shorter side, centre crop)"
     if skipped:
         desc += f"; {skipped} unreadable files skipped"
-    return CalibrationSet(images, f"dir:{d}", desc, tuple(mean), tuple(std))  # type: ignore[arg-type]
+        print(f"edgekit: warning: {skipped} of {skipped + len(arrays)} image files in '{d}' "
+              "could not be read and were skipped", file=sys.stderr)
+    return CalibrationSet(images, f"dir:{d}", desc, tuple(mean), tuple(std),  # type: ignore[arg-type]
+                          unreadable=skipped)
+
+
+def with_held_out(cs: CalibrationSet) -> CalibrationSet:
+    """``cs`` split into calibration and held-out images (:func:`split_held_out`); warns on
+    stderr when fewer than ``MIN_CALIB_IMAGES`` are left to calibrate on."""
+    from dataclasses import replace
+
+    if cs.held_out is not None:
+        return cs
+    images, held_out = split_held_out(cs.images)
+    n_held = 0 if held_out is None else len(held_out)
+    if len(images) < MIN_CALIB_IMAGES:
+        print(f"edgekit: warning: calibrating int8 scales on {len(images)} images of "
+              f"{cs.source} ({n_held} more held out for fidelity); {MIN_CALIB_IMAGES} or more "
+              "give stabler scales", file=sys.stderr)
+    return replace(cs, images=images, held_out=held_out,
+                   description=f"{cs.description}; {len(images)} for calibration, {n_held} held "
+                               "out for fidelity")
 
 
 def _draw(rng: np.random.Generator, resolution: int, shape_ids: list[int],
@@ -219,10 +271,11 @@ def calibration_set(calib: str | os.PathLike[str] | CalibrationSet | None, resol
         if warn:
             warn_generated(DEFAULT_GENERATED)
         return generated_set(resolution, mean=mean, std=std)
-    return load_image_dir(calib, resolution, mean=mean, std=std)
+    return with_held_out(load_image_dir(calib, resolution, mean=mean, std=std))
 
 
 __all__ = [
     "CalibrationSet", "IMAGE_SUFFIXES", "SHAPES", "calibration_set", "generated_set",
-    "load_image_dir", "model_mean_std", "shapes_dataset", "warn_generated",
+    "load_image_dir", "model_mean_std", "shapes_dataset", "split_held_out", "warn_generated",
+    "with_held_out",
 ]

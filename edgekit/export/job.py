@@ -28,6 +28,9 @@ from edgekit.precision import Precision
 
 if TYPE_CHECKING:
     import numpy as np
+    from torch import nn
+
+    from edgekit.export.appinfo import AppInfo
 
     from edgekit.device import DeviceProfile
     from edgekit.export.calibration import CalibrationSet
@@ -43,6 +46,15 @@ def check_options(p: Plan, *, dynamic_batch: bool, resolution: int | None) -> No
     if resolution is not None and resolution < MIN_RESOLUTION:
         raise ConfigError(f"--resolution must be >= {MIN_RESOLUTION}, got {resolution}")
     p.exporter.check_toolchain(p.precision)
+
+
+def check_calib(p: Plan, calib: object) -> None:
+    """``--calib`` for a target that calibrates nothing is an error, not silently ignored."""
+    if calib is not None and not p.exporter.needs_calibration(p.precision):
+        what = f"target {p.profile.name}" if p.profile else "this export"
+        raise ConfigError(f"--calib given, but calibration images only apply to int8 targets; "
+                          f"{what} is {p.exporter.name} {p.precision.value} (no activation "
+                          "calibration); drop --calib")
 
 
 def destinations(out: str | os.PathLike[str], stem: str, suffix: str) -> tuple[Path, Path]:
@@ -106,23 +118,50 @@ class ExportJob:
 
 def make_job(p: Plan, built: BuiltModel, *,
              calib: str | os.PathLike[str] | CalibrationSet | None,
-             out: str | os.PathLike[str], dynamic_batch: bool, verify: bool) -> ExportJob:
-    """Resolve the data (calibration or generated verification images) and the destination."""
+             out: str | os.PathLike[str], dynamic_batch: bool, verify: bool,
+             app: AppInfo | None = None) -> ExportJob:
+    """Resolve the data (calibration, held-out or generated verification images) and the
+    destination. Fidelity is never measured on the images int8 scales were fit to: a --calib
+    directory is split (see :func:`~edgekit.export.calibration.split_held_out`), a generated
+    calibration set is checked on generated images of another seed."""
+    from edgekit.export.appinfo import AppInfo, check_labels
     from edgekit.export.calibration import calibration_set, generated_set, model_mean_std
     from edgekit.export.verify import VERIFY_IMAGES
 
     res = built.resolution
     mean, std = model_mean_std(built.module)
+    app = app or AppInfo()
+    if app.labels is not None:
+        check_labels(app.labels, _num_outputs(built.module, res))
     calib_set = (calibration_set(calib, res, built.module)
                  if p.exporter.needs_calibration(p.precision) else None)
-    if calib_set is not None:
-        verify_images, data_desc = calib_set.images[:64], f"calibration set ({calib_set.source})"
+    if calib_set is not None and calib_set.held_out_count:
+        verify_images = calib_set.held_out
+        data_desc = (f"{calib_set.held_out_count} held-out images of {calib_set.source} "
+                     f"(not used for calibration)")
+    elif calib_set is not None and calib_set.source != "generated":
+        verify_images = calib_set.images[:64]
+        data_desc = (f"calibration set ({calib_set.source}; too few images to hold any out, "
+                     "so fidelity is measured on the calibration images)")
     else:
         gen = generated_set(res, count=VERIFY_IMAGES, seed=1, mean=mean, std=std)
         verify_images, data_desc = gen.images, f"generated set ({gen.description})"
-    options = ConvertOptions(built.name, p.precision, res, dynamic_batch, calib_set)
+    options = ConvertOptions(built.name, p.precision, res, dynamic_batch, calib_set,
+                             mean=mean, std=std, app=app)
     stem = (f"{built.name}_{p.profile.name}" if p.profile
             else f"{built.name}_{p.exporter.name}_{p.precision.value}")
     artifact, manifest_path = destinations(out, stem, p.exporter.suffix)
     return ExportJob(p, built, options, verify_images, data_desc, mean, std, artifact,
                      manifest_path, verify)
+
+
+def _num_outputs(module: nn.Module, resolution: int) -> int:
+    """The model's output size (number of classes) on one zero image."""
+    import math
+
+    import torch
+
+    with torch.inference_mode():
+        y = module(torch.zeros(1, 3, resolution, resolution))
+    y = y[0] if isinstance(y, (tuple, list)) else y
+    return math.prod(y.shape[1:])

@@ -25,6 +25,46 @@ from edgekit.export.job import ExportJob
 SCHEMA_VERSION = 1
 
 
+def app_manifest(job: ExportJob, conv: Converted) -> dict[str, Any]:
+    """What an app needs (also embedded in the artifact): labels, normalisation, int8 input."""
+    from edgekit.export.appinfo import app_facts, int8_input_example
+
+    app = job.options.app
+    inp = conv.inputs[0] if conv.inputs else None
+    int8 = (int8_input_example(inp.scale, int(inp.zero_point or 0), job.mean, job.std)
+            if inp is not None and inp.scale is not None else None)
+    return {"labels": list(app.labels) if app.labels is not None else None,
+            "license": app.license, "model_version": app.version,
+            "batch": "dynamic" if job.options.dynamic_batch else 1,
+            "resolution": job.options.resolution, "int8_input": int8,
+            "embedded": conv.notes.get("metadata", "see the format's notes"),
+            "facts": app_facts(job.options)}
+
+
+def predicted_latency(job: ExportJob) -> dict[str, Any] | None:
+    """The roofline estimate of the exported module on the target, with the profile's confidence."""
+    profile = job.profile
+    if profile is None:
+        return None
+    from edgekit.errors import EdgekitError
+    from edgekit.roofline import estimate_latency, layer_table
+
+    try:
+        table = layer_table(job.model.module, job.options.resolution, deploy=False, cache=False)
+    except EdgekitError as exc:  # the artifact is still good; say why there is no estimate
+        return {"device": profile.name, "latency_ms": None, "error": str(exc)}
+    est = estimate_latency(table, profile)
+    conf = {"peak_gmac_s": profile.peak_gmac_s.confidence,
+            "mem_gb_s": profile.mem_gb_s.confidence}
+    if profile.overhead_ms is not None:
+        conf["overhead_ms"] = profile.overhead_ms.confidence
+    return {"device": profile.name, "latency_ms": round(est.latency_s * 1e3, 4),
+            "compute_ms": round(est.compute_s * 1e3, 4),
+            "memory_ms": round(est.memory_s * 1e3, 4), "macs": int(est.macs),
+            "method": "roofline (edgekit roofline), batch 1, the exported deploy module",
+            "confidence": {k: str(v) for k, v in conf.items()}}
+
+
 def sha256_of(path: Path) -> str:
     """sha256 of a file, or of a directory (its files' relative paths and bytes, sorted)."""
     h = hashlib.sha256()
@@ -74,6 +114,8 @@ def build_manifest(job: ExportJob, conv: Converted, started: float) -> dict[str,
         "inputs": [t.to_manifest() for t in conv.inputs],
         "outputs": [t.to_manifest() for t in conv.outputs],
         "calibration": job.calib.to_manifest() if job.calib is not None else None,
+        "app": app_manifest(job, conv),
+        "predicted_latency": predicted_latency(job),
         "fidelity": conv.fidelity,
         "op_inventory": conv.inventory.to_manifest(),
         "float_ops": list(conv.inventory.float_ops),

@@ -21,7 +21,7 @@ from edgekit.errors import ConfigError, EdgekitError, ensure_dir
 from edgekit.export.atomic import output_dir, place_with_manifest, temporary_dir
 from edgekit.export.build import build_model
 from edgekit.export.convert import Converted, convert_and_verify
-from edgekit.export.job import ExportJob, check_options, make_job
+from edgekit.export.job import ExportJob, check_calib, check_options, make_job
 from edgekit.export.manifest import build_manifest
 from edgekit.export.planning import plan
 from edgekit.export.protocol import Log
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     import numpy as np
     from torch import nn
 
+    from edgekit.export.appinfo import AppInfo
     from edgekit.export.calibration import CalibrationSet
 
 
@@ -138,6 +139,9 @@ def export(
     verify: bool = True,
     deploy: bool = True,
     log: Log | None = stderr_log,
+    pretrained: bool = False,
+    num_classes: int | None = None,
+    app: AppInfo | None = None,
 ) -> ExportResult:
     """Export ``model`` for ``target`` and write the artifact and its ``manifest.json``.
 
@@ -160,6 +164,10 @@ def export(
         deploy: export the re-parameterized deploy form (``False``: the train-time form as
             built, for benchmarking what re-parameterization saves).
         log: progress callback (default: lines on stderr); ``None`` for silence.
+        pretrained: load the published weights (a registry name; needs a reachable hub).
+        num_classes: rebuild the classifier head with this many classes (a fine-tune's count).
+        app: labels, license, version and input kind embedded for apps (see
+            :class:`~edgekit.export.appinfo.AppInfo`).
 
     Returns:
         An :class:`ExportResult`. Nothing is written when conversion or verification fails.
@@ -168,9 +176,11 @@ def export(
     started = time.perf_counter()
     p = plan(target, format=format, precision=precision, devices_dirs=devices_dirs)
     check_options(p, dynamic_batch=dynamic_batch, resolution=resolution)
+    check_calib(p, calib)
     built = build_model(model, checkpoint=checkpoint, resolution=resolution, name=name,
-                        deploy=deploy)
-    job = make_job(p, built, calib=calib, out=out, dynamic_batch=dynamic_batch, verify=verify)
+                        deploy=deploy, pretrained=pretrained, num_classes=num_classes)
+    job = make_job(p, built, calib=calib, out=out, dynamic_batch=dynamic_batch, verify=verify,
+                   app=app)
     return _run_job(job, started, log)
 
 
@@ -187,6 +197,9 @@ def export_all_targets(
     name: str | None = None,
     verify: bool = True,
     log: Log | None = stderr_log,
+    pretrained: bool = False,
+    num_classes: int | None = None,
+    app: AppInfo | None = None,
 ) -> list[TargetOutcome]:
     """Export ``model`` for every device profile (sweep profiles only with ``include_sweep``).
 
@@ -199,7 +212,8 @@ def export_all_targets(
                 else [d for d in list_devices(devices_dirs) if include_sweep or not d.sweep])
     if not profiles:
         raise ConfigError("no device profiles found (edgekit devices; add --devices-dir DIR)")
-    built = build_model(model, checkpoint=checkpoint, resolution=resolution, name=name)
+    built = build_model(model, checkpoint=checkpoint, resolution=resolution, name=name,
+                        pretrained=pretrained, num_classes=num_classes)
     calib_data: str | os.PathLike[str] | CalibrationSet | None = calib
     if any(p.precision is Precision.INT8 for p in profiles):
         from edgekit.export.calibration import calibration_set
@@ -221,7 +235,7 @@ def export_all_targets(
                 p = plan(prof, devices_dirs=devices_dirs)
                 check_options(p, dynamic_batch=False, resolution=built.resolution)
                 job = make_job(p, built, calib=calib_data, out=out, dynamic_batch=False,
-                               verify=verify)
+                               verify=verify, app=app)
                 outcomes.append(TargetOutcome(prof.name, *key,
                                               result=_run_job(job, started, log, shared)))
             except EdgekitError as exc:

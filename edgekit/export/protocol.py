@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import numpy as np
     from torch import nn
 
+    from edgekit.export.appinfo import AppInfo
     from edgekit.export.calibration import CalibrationSet
 
 Log = Callable[[str], None]
@@ -85,6 +86,15 @@ class ConvertOptions:
     resolution: int
     dynamic_batch: bool = False
     calib: CalibrationSet | None = field(default=None, repr=False)
+    mean: tuple[float, ...] = (0.485, 0.456, 0.406)  # the model's normalisation (RGB in [0, 1])
+    std: tuple[float, ...] = (0.229, 0.224, 0.225)
+    app: AppInfo = field(default_factory=lambda: _default_app())
+
+
+def _default_app() -> AppInfo:
+    from edgekit.export.appinfo import AppInfo
+
+    return AppInfo()
 
 
 @runtime_checkable

@@ -204,7 +204,7 @@ def create_model(
     else:
         model = spec.builder(**overrides)
     if checkpoint is not None:
-        load_checkpoint(model, checkpoint)
+        load_checkpoint(model, checkpoint, name=spec.name)
     model.eval()
     if deploy:
         from edgekit.layers.reparam import reparameterize
@@ -267,8 +267,12 @@ def _read_state_dict(path: Path) -> dict[str, Any]:
     return obj
 
 
-def load_checkpoint(model: nn.Module, path: str | os.PathLike[str]) -> nn.Module:
-    """Load a local checkpoint strictly; mismatches name the missing and unexpected keys."""
+def load_checkpoint(model: nn.Module, path: str | os.PathLike[str], *,
+                    name: str | None = None) -> nn.Module:
+    """Load a local checkpoint strictly; mismatches name the missing and unexpected keys.
+
+    ``name`` is the model's edgekit name for the message (default: the module's class name).
+    """
     path = Path(path)
     state = _read_state_dict(path)
     state = {k.removeprefix("module."): v for k, v in state.items()}
@@ -291,9 +295,12 @@ def load_checkpoint(model: nn.Module, path: str | os.PathLike[str]) -> nn.Module
             parts.append(f"{len(unexpected)} unexpected keys: {few(unexpected)}")
         if bad_shape:
             parts.append(f"{len(bad_shape)} shape mismatches: {few(bad_shape)}")
+        hint = ("check the model name and --checkpoint file; a fine-tune with another class "
+                "count needs --num-classes N" if bad_shape else
+                "check the model name and --checkpoint file")
         raise ConfigError(
-            f"checkpoint '{path}' does not match model {type(model).__name__}: "
-            + "; ".join(parts) + " (check the model name and --checkpoint file)"
+            f"checkpoint '{path}' does not match model '{name or type(model).__name__}': "
+            + "; ".join(parts) + f" ({hint})"
         )
     model.load_state_dict(state, strict=True)
     return model
