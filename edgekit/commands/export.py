@@ -20,7 +20,7 @@ path is the last line on stdout, and manifest.json lies beside it.
 
 
 def register(subparsers: Any, add_common: Any) -> None:
-    from edgekit.cli import add_devices_dir
+    from edgekit.commands import add_devices_dir
     from edgekit.export.registry import list_formats
 
     p = subparsers.add_parser(
@@ -66,10 +66,13 @@ def _summary(manifest: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgekit.cli import print_json, print_table
+    from edgekit.commands._output import print_json, print_table
     from edgekit.errors import ConfigError
     from edgekit.export import export, export_all_targets, list_formats
 
+    from edgekit.commands._checks import check_export_args
+
+    check_export_args(args)
     if args.all_targets:
         if args.format or args.precision or args.dynamic_batch:
             raise ConfigError("--all-targets takes format and precision from each profile; "

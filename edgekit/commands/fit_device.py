@@ -18,7 +18,7 @@ status column other than "measured" are skipped (see README, "Measurement CSV").
 
 
 def register(sub: Any, add_common: Any) -> None:
-    from edgekit.cli import add_devices_dir
+    from edgekit.commands import add_devices_dir
 
     p = sub.add_parser("fit-device", help="fit PeakMACs, PeakMemBW and overhead to measurements",
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
 
-    from edgekit.cli import print_json, print_table
+    from edgekit.commands._output import print_json, print_table
     from edgekit.device import load_device
     from edgekit.errors import ConfigError
     from edgekit.fit import fit_modes, model_costs, profile_from_fit, read_measurements
@@ -68,6 +68,9 @@ def run(args: argparse.Namespace) -> int:
     from edgekit.errors import check_kebab_name
 
     check_kebab_name(args.name, "--name")
+    from edgekit.commands._checks import check_output_dir
+
+    out = check_output_dir(args.out, "--out")
     df = read_measurements(args.csv, columns=_pairs(args.column, "--column"),
                            where=_pairs(args.where, "--where"))
     base = load_device(args.base, args.devices_dir)
@@ -86,8 +89,6 @@ def run(args: argparse.Namespace) -> int:
     source = (f"edgekit fit-device on {Path(args.csv).name} ({len(df)} models, "
               f"{main.fit.mode}; LOO median |err| {st['median_abs_err_pct']:.1f}%) "
               f"{dt.date.today().isoformat()}")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     path = out / f"{args.name}.toml"
     path.write_text(profile_from_fit(main.fit, args.name, base, source=source), encoding="utf-8")
     from edgekit.device import load_profile_file

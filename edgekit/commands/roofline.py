@@ -85,6 +85,14 @@ def _check(args: argparse.Namespace) -> None:
     for r in args.ridge:
         if not r >= 0:
             raise ConfigError(f"--ridge must be >= 0 MACs/byte, got {r}")
+    from edgekit.commands._checks import check_output_dir, check_output_file
+
+    if args.csv:
+        check_output_file(args.csv, "--csv", "zoo.csv")
+    if args.json:
+        check_output_file(args.json, "--json", "zoo.json")
+    if args.plots:
+        check_output_dir(args.plots, "--plots")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -14,7 +14,7 @@ examples:
 
 
 def register(sub: Any, add_common: Any) -> None:
-    from edgekit.cli import add_devices_dir
+    from edgekit.commands import add_devices_dir
 
     p = sub.add_parser("validate", help="roofline vs measured latency over a model population",
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -42,10 +42,13 @@ def register(sub: Any, add_common: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from edgekit.bench.runners import parse_runtime
-    from edgekit.cli import print_json, print_table
+    from edgekit.commands._output import print_json, print_table
     from edgekit.errors import ConfigError
     from edgekit.validate import run_validation
 
+    from edgekit.commands._checks import check_threads
+
+    check_threads(args.threads)
     rt = parse_runtime(args.runtime)
     if args.no_xnnpack and rt.value != "litert":
         raise ConfigError(f"--no-xnnpack applies to --runtime litert only, got {rt.value}")
