@@ -77,6 +77,17 @@ def run(args: argparse.Namespace) -> int:
     ridge = base.ridge_mac_per_byte if args.fix_ridge else args.ridge
     if ridge is not None and ridge <= 0:
         raise ConfigError(f"--ridge must be > 0, got {ridge}")
+    import sys
+
+    for w in df.attrs.get("warnings", []):
+        print(f"edgekit: warning: {w}", file=sys.stderr)
+    n_par = (1 if ridge else 2) + int(not args.no_overhead)
+    if len(df) < n_par + 1:
+        raise ConfigError(
+            f"fit-device fits {n_par} parameter(s) and checks each model leave-one-out, so it "
+            f"needs at least {n_par + 1} measured models, got {len(df)} in {args.csv}; measure "
+            "more models, fix the ridge (--ridge or --fix-ridge) or drop the overhead "
+            "(--no-overhead)")
     costs = []
     for r in df.itertuples():
         c, _ = model_costs(r.model, base, resolution=r.resolution, deploy=bool(r.deploy))
@@ -85,6 +96,10 @@ def run(args: argparse.Namespace) -> int:
     reports = fit_modes(costs, meas, ridge=ridge, overhead=not args.no_overhead,
                         with_classes=not args.no_classes)
     main = reports["roofline"]
+    for i in main.fit.outliers:
+        print(f"edgekit: warning: outlier: {df['model'][i]} measured {meas[i] * 1e3:.4g} ms, "
+              f"fit {main.in_sample_pred_s[i] * 1e3:.4g} ms (more than a factor 2 off; the fit "
+              "used a robust loss)", file=sys.stderr)
     st = main.stats_loo
     source = (f"edgekit fit-device on {Path(args.csv).name} ({len(df)} models, "
               f"{main.fit.mode}; LOO median |err| {st['median_abs_err_pct']:.1f}%) "
