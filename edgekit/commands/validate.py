@@ -34,6 +34,8 @@ def register(sub: Any, add_common: Any) -> None:
     p.add_argument("--include-test", action="store_true", help="include the tiny test_* variants")
     p.add_argument("--no-layers", action="store_true", help="skip per-layer profiling")
     p.add_argument("--out", default="validation", metavar="DIR", help="output directory")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run from DIR/measurements.partial.csv")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     add_devices_dir(p)
     add_common(p)
@@ -57,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads, repeats=args.repeats, runs=args.runs, min_time_s=args.min_time,
         precision=args.precision, xnnpack=not args.no_xnnpack,
         include_train_form=not args.no_train_form, include_test=args.include_test,
-        layers=not args.no_layers, out_dir=args.out,
+        layers=not args.no_layers, out_dir=args.out, resume=args.resume,
     )
     if args.json:
         print_json({"summary": v.summary.to_dict(orient="records"), "meta": v.meta})
