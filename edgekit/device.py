@@ -235,6 +235,10 @@ def search_path(devices_dirs: Sequence[str | os.PathLike[str]] = ()) -> list[Pat
     dirs += [Path(d) for d in env.split(os.pathsep) if d]
     dirs.append(builtin_devices_dir())
     for d in dirs[:-1]:
+        if d.is_file():
+            raise ConfigError(f"devices directory '{d}' is a file, not a directory; give "
+                              f"--devices-dir the folder that holds it, or pass the .toml "
+                              f"wherever a device name goes")
         if not d.is_dir():
             raise ConfigError(f"devices directory '{d}' does not exist (check --devices-dir / ${ENV_VAR})")
     return dirs

@@ -1,4 +1,4 @@
-"""Shared test set-up: torch state per test, the ``toolchain`` marker, a network kill-switch.
+"""Shared test set-up: a private cache, torch state per test, the ``toolchain`` marker, no network.
 
 Keep this file small.
 """
@@ -13,6 +13,16 @@ from collections.abc import Iterator
 import pytest
 
 pytest_plugins = ("pytester",)  # tests of the toolchain marker run pytest on generated files
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every test reads and writes a per-session cache (``EDGEKIT_CACHE_DIR``), never the user's;
+    subprocesses started by tests inherit it."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("EDGEKIT_CACHE_DIR", str(tmp_path_factory.mktemp("edgekit-cache")))
+    yield
+    mp.undo()
 
 
 @pytest.fixture(autouse=True)

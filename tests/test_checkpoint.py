@@ -107,8 +107,8 @@ def test_torch_file_is_loaded_weights_only(tmp_path: Path, capsys: pytest.Captur
     path = tmp_path / "evil.pth"
     with path.open("wb") as f:
         torch.save({"x": _Evil()}, f, pickle_module=pickle)
-    with pytest.raises(ConfigError, match=r"could not be loaded with weights_only=True .*; save a "
-                                          r"plain state_dict or a \.safetensors file"):
+    with pytest.raises(ConfigError, match=r"cannot be loaded: it holds Python objects besides "
+                                          r"tensors.*or a \.safetensors file"):
         create_model(NAME, checkpoint=path)
     assert "this must never run" not in capsys.readouterr().out
 
@@ -131,3 +131,12 @@ def test_torch_file_holding_a_tensor_is_not_a_state_dict(tmp_path: Path) -> None
     torch.save(torch.zeros(3), path)
     with pytest.raises(ConfigError, match=r"holds a Tensor, not a state_dict"):
         create_model(NAME, checkpoint=path)
+
+
+@pytest.mark.parametrize("content", [bytes(range(256)) * 8, b"PK\x03\x04garbage"])
+def test_garbage_torch_file_gets_edgekits_message(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "garbage.pt"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError, match=r"cannot be loaded: it is not a torch checkpoint") as exc:
+        create_model(NAME, checkpoint=path)
+    assert "weights_only" not in str(exc.value)  # not torch's advice to run the file's code

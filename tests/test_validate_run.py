@@ -153,7 +153,7 @@ def test_node_to_row_maps_fused_ops_to_their_producer() -> None:
 
 
 def test_too_few_models_is_an_error() -> None:
-    with pytest.raises(ConfigError, match="at least 3 models, got 2"):
+    with pytest.raises(ConfigError, match="at least 4 models, got 2"):
         run_validation(["test_mobilenetv4", "test_efficientformer"], device=DEVICE,
                        include_test=True, log=lambda msg: None)
 

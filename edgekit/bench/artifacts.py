@@ -6,7 +6,9 @@ file name carries a hash of everything the artifact depends on: the model, the r
 deploy or train form, the weights (random init and its seed, or a checkpoint's sha256), format and
 precision, the converter versions, and the edgekit code that shapes an export (a hash of the
 export, exporter, model and layer sources). Change any of them and the next run exports afresh;
-an edited checkout never times an artifact older code made.
+an edited checkout never times an artifact older code made. A cached file whose manifest is
+unreadable or whose size or sha256 differs from its manifest's (a torn copy, a disk error) is
+reported as a corrupt cache file on stderr and rebuilt.
 """
 
 from __future__ import annotations
@@ -93,7 +95,29 @@ def artifact_for_model(name: str, exporter: Exporter, *, precision: Precision,
             f"-{key_digest(key)}")
     path = Path(cache_dir or artifacts_dir()) / f"{stem}{exporter.suffix}"
     manifest = path.with_name(f"{stem}.manifest.json")  # written last: its presence means done
+    if path.exists() and manifest.is_file() and not _intact(path, manifest):
+        import sys
+
+        print(f"edgekit: warning: benchmark cache file '{path}' is corrupt (it does not match "
+              f"{manifest.name}); rebuilding it", file=sys.stderr)
+        manifest.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
     if not (path.exists() and manifest.is_file()):
         export(name, format=exporter.name, precision=precision, out=path, checkpoint=checkpoint,
                resolution=res, deploy=deploy, verify=False)
     return path, res
+
+
+def _intact(path: Path, manifest: Path) -> bool:
+    """Whether the cached ``path`` is what its manifest says (size and sha256)."""
+    from edgekit.export.manifest import sha256_of
+
+    try:
+        meta = json.loads(manifest.read_text(encoding="utf-8"))
+        if not path.is_file():
+            return True  # a directory artifact (.mlpackage): nothing cheap to check
+        if "size_bytes" in meta and int(meta["size_bytes"]) != path.stat().st_size:
+            return False
+        return "sha256" not in meta or meta["sha256"] == sha256_of(path)
+    except (OSError, ValueError, TypeError, AttributeError):
+        return False

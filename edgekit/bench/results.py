@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import enum
 import os
-import platform
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from edgekit._meta import host_description  # re-exported: bench results record the host
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -115,21 +116,6 @@ def results_frame(results: list[BenchResult]) -> pd.DataFrame:
     import pandas as pd
 
     return pd.DataFrame([r.row() for r in results])
-
-
-def host_description() -> str:
-    """CPU model name and kernel, e.g. ``AMD EPYC (x86_64, Linux 6.1)``."""
-    cpu = platform.processor() or ""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{cpu or 'unknown CPU'} ({platform.machine()}, {platform.system()} {platform.release()}, " \
-           f"{os.cpu_count()} CPUs)"
 
 
 def affinity() -> tuple[int, ...]:

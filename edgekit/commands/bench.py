@@ -41,8 +41,12 @@ def register(sub: Any, add_common: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from edgekit.bench.runners import prepare, profile_onnxruntime, run_prepared
-    from edgekit.cli import print_json, print_table
+    from edgekit.commands._checks import check_resolution_option, check_threads
+    from edgekit.commands._output import print_json, print_table
     from edgekit.errors import ConfigError
+
+    check_threads(args.threads)
+    check_resolution_option(args.resolution)
 
     p = prepare(args.target, runtime=args.runtime, threads=args.threads,
                 xnnpack=not args.no_xnnpack, resolution=args.resolution,

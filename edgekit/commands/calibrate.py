@@ -28,14 +28,13 @@ def register(sub: Any, add_common: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from edgekit.bench.micro import calibrate_host, default_host_name, write_profiles
-    from edgekit.cli import print_json, print_table
-    from edgekit.errors import ConfigError
-
+    from edgekit.commands._output import print_json, print_table
+    from edgekit.commands._checks import check_output_dir, check_threads
     from edgekit.errors import check_kebab_name
 
     name = check_kebab_name(args.name or default_host_name(), "--name")
-    if args.threads < 1:
-        raise ConfigError(f"--threads must be >= 1, got {args.threads}")
+    check_threads(args.threads)
+    check_output_dir(args.out, "--out")
     cal = calibrate_host(threads=args.threads, quick=args.quick)
     paths = write_profiles(cal, name, args.out)
     if args.json:

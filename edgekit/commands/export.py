@@ -22,8 +22,7 @@ path is the last line on stdout, and manifest.json lies beside it.
 
 
 def register(subparsers: Any, add_common: Any) -> None:
-    from edgekit.cli import add_devices_dir
-    from edgekit.commands import add_weights
+    from edgekit.commands import add_devices_dir, add_weights
     from edgekit.export.registry import list_formats
 
     p = subparsers.add_parser(
@@ -81,12 +80,14 @@ def _summary(manifest: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgekit.cli import print_json, print_table
+    from edgekit.commands._output import print_json, print_table
     from edgekit.errors import ConfigError
     from edgekit.export import export, export_all_targets, list_formats
 
+    from edgekit.commands._checks import check_export_args
     from edgekit.export.appinfo import AppInfo, read_labels
 
+    check_export_args(args)
     app = AppInfo(labels=read_labels(args.labels) if args.labels else None,
                   image_input=not args.tensor_input, license=args.license,
                   version=args.model_version)

@@ -20,7 +20,7 @@ status column other than "measured" are skipped (see README, "Measurement CSV").
 
 
 def register(sub: Any, add_common: Any) -> None:
-    from edgekit.cli import add_devices_dir
+    from edgekit.commands import add_devices_dir
 
     p = sub.add_parser("fit-device", help="fit PeakMACs, PeakMemBW and overhead to measurements",
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
 
-    from edgekit.cli import print_json, print_table
+    from edgekit.commands._output import print_json, print_table
     from edgekit.device import load_device
     from edgekit.errors import ConfigError
     from edgekit.fit import fit_modes, model_costs, profile_from_fit, read_measurements
@@ -73,6 +73,9 @@ def run(args: argparse.Namespace) -> int:
     from edgekit.errors import check_kebab_name
 
     check_kebab_name(args.name, "--name")
+    from edgekit.commands._checks import check_output_dir
+
+    out = check_output_dir(args.out, "--out")
     df = read_measurements(args.csv, columns=_pairs(args.column, "--column"),
                            where=_pairs(args.where, "--where"))
     base = load_device(args.base, args.devices_dir)
@@ -83,6 +86,17 @@ def run(args: argparse.Namespace) -> int:
     ridge = base.ridge_mac_per_byte if args.fix_ridge else args.ridge
     if ridge is not None and ridge <= 0:
         raise ConfigError(f"--ridge must be > 0, got {ridge}")
+    import sys
+
+    for w in df.attrs.get("warnings", []):
+        print(f"edgekit: warning: {w}", file=sys.stderr)
+    n_par = (1 if ridge else 2) + int(not args.no_overhead)
+    if len(df) < n_par + 1:
+        raise ConfigError(
+            f"fit-device fits {n_par} parameter(s) and checks each model leave-one-out, so it "
+            f"needs at least {n_par + 1} measured models, got {len(df)} in {args.csv}; measure "
+            "more models, fix the ridge (--ridge or --fix-ridge) or drop the overhead "
+            "(--no-overhead)")
     costs = []
     for r in df.itertuples():
         c, _ = model_costs(r.model, base, resolution=r.resolution, deploy=bool(r.deploy))
@@ -91,12 +105,14 @@ def run(args: argparse.Namespace) -> int:
     reports = fit_modes(costs, meas, ridge=ridge, overhead=not args.no_overhead,
                         with_classes=not args.no_classes)
     main = reports["roofline"]
+    for i in main.fit.outliers:
+        print(f"edgekit: warning: outlier: {df['model'][i]} measured {meas[i] * 1e3:.4g} ms, "
+              f"fit {main.in_sample_pred_s[i] * 1e3:.4g} ms (more than a factor 2 off; the fit "
+              "used a robust loss)", file=sys.stderr)
     st = main.stats_loo
     source = (f"edgekit fit-device on {Path(args.csv).name} ({len(df)} models, "
               f"{main.fit.mode}; LOO median |err| {st['median_abs_err_pct']:.1f}%) "
               f"{dt.date.today().isoformat()}")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     path = out / f"{args.name}.toml"
     path.write_text(profile_from_fit(main.fit, args.name, base, source=source), encoding="utf-8")
     from edgekit.device import load_profile_file

@@ -85,6 +85,14 @@ def _check(args: argparse.Namespace) -> None:
     for r in args.ridge:
         if not r >= 0:
             raise ConfigError(f"--ridge must be >= 0 MACs/byte, got {r}")
+    from edgekit.commands._checks import check_output_dir, check_output_file
+
+    if args.csv:
+        check_output_file(args.csv, "--csv", "zoo.csv")
+    if args.json:
+        check_output_file(args.json, "--json", "zoo.json")
+    if args.plots:
+        check_output_dir(args.plots, "--plots")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -118,9 +126,15 @@ def run(args: argparse.Namespace) -> int:
 def _tables(models: list[str], args: argparse.Namespace) -> list[Any]:
     from edgekit.roofline import layer_tables
 
-    if not sys.stderr.isatty():
+    if not sys.stderr.isatty():  # a log, not a bar: one line per model
+        done = [0]
+
+        def line(name: str) -> None:
+            done[0] += 1
+            print(f"[layer tables {done[0]}/{len(models)}] {name}", file=sys.stderr, flush=True)
+
         return layer_tables(models, args.resolution, checkpoint=args.checkpoint,
-                            cache=not args.no_cache, workers=args.workers)
+                            cache=not args.no_cache, workers=args.workers, progress=line)
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -158,11 +172,13 @@ def _plots(folder: Path, summary: Any, estimates: list[list[Any]]) -> None:
 
     ensure_dir(folder, "--plots")
     written = 0
-    for row in estimates:
-        for e in row:
-            for name, fig in estimate_figures(e).items():
-                save_figure(fig, folder / name)
-                written += 1
+    flat = [e for row in estimates for e in row]
+    for i, e in enumerate(flat, start=1):
+        print(f"[figures {i}/{len(flat)}] {e.model} on {e.device.name}", file=sys.stderr,
+              flush=True)
+        for name, fig in estimate_figures(e).items():
+            save_figure(fig, folder / name)
+            written += 1
     save_figure(latency_accuracy_panels(summary), folder / "latency_vs_accuracy.png")
     print(f"wrote {written + 1} figures to {folder}", file=sys.stderr)
 

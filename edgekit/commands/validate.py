@@ -14,7 +14,7 @@ examples:
 
 
 def register(sub: Any, add_common: Any) -> None:
-    from edgekit.cli import add_devices_dir
+    from edgekit.commands import add_devices_dir
 
     p = sub.add_parser("validate", help="roofline vs measured latency over a model population",
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -34,6 +34,8 @@ def register(sub: Any, add_common: Any) -> None:
     p.add_argument("--include-test", action="store_true", help="include the tiny test_* variants")
     p.add_argument("--no-layers", action="store_true", help="skip per-layer profiling")
     p.add_argument("--out", default="validation", metavar="DIR", help="output directory")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run from DIR/measurements.partial.csv")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     add_devices_dir(p)
     add_common(p)
@@ -42,10 +44,13 @@ def register(sub: Any, add_common: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from edgekit.bench.runners import parse_runtime
-    from edgekit.cli import print_json, print_table
+    from edgekit.commands._output import print_json, print_table
     from edgekit.errors import ConfigError
     from edgekit.validate import run_validation
 
+    from edgekit.commands._checks import check_threads
+
+    check_threads(args.threads)
     rt = parse_runtime(args.runtime)
     if args.no_xnnpack and rt.value != "litert":
         raise ConfigError(f"--no-xnnpack applies to --runtime litert only, got {rt.value}")
@@ -54,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads, repeats=args.repeats, runs=args.runs, min_time_s=args.min_time,
         precision=args.precision, xnnpack=not args.no_xnnpack,
         include_train_form=not args.no_train_form, include_test=args.include_test,
-        layers=not args.no_layers, out_dir=args.out,
+        layers=not args.no_layers, out_dir=args.out, resume=args.resume,
     )
     if args.json:
         print_json({"summary": v.summary.to_dict(orient="records"), "meta": v.meta})

@@ -10,7 +10,11 @@ measured model, columns
     status       if present, only rows with status "measured" are used
     (any other column is kept and ignored: device, runtime, precision, threads, p10_ms, ...)
 
-Another table is read with a column mapping, e.g. ``{"latency_ms": "time_ms"}``.
+Another table is read with a column mapping, e.g. ``{"latency_ms": "time_ms"}``. A file
+separated by ``;`` or tabs (a spreadsheet's export) is recognised, and there a decimal comma
+(``12,5``) is read as ``12.5``. Rows of one model at one resolution and form are combined: their
+geometric mean is used, and when their latencies differ the table's ``attrs["warnings"]`` names
+them (``edgekit fit-device`` prints it).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from edgekit.errors import ConfigError
 
@@ -47,8 +51,9 @@ def read_measurements(path: str | os.PathLike[str], *, columns: Mapping[str, str
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"measurement file '{path}' does not exist")
+    sep = _separator(path)
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, sep=sep, index_col=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not a readable CSV file ({exc})") from exc
     df.columns = [c.strip() for c in df.columns]
@@ -81,7 +86,7 @@ def read_measurements(path: str | os.PathLike[str], *, columns: Mapping[str, str
         if not str(model).strip():
             raise ConfigError(f"{path}: line {line}, column 'model': empty model name")
         try:
-            x = float(v)
+            x = _number(v, sep)
         except ValueError:
             raise ConfigError(f"{path}: line {line} ({model}), column 'latency_ms': "
                               f"not a number, got {v!r}") from None
@@ -99,7 +104,7 @@ def read_measurements(path: str | os.PathLike[str], *, columns: Mapping[str, str
                 res.append(None)
                 continue
             try:
-                r = int(float(v))
+                r = int(_number(v, sep))
             except ValueError:
                 r = 0
             if r <= 0:
@@ -113,7 +118,80 @@ def read_measurements(path: str | os.PathLike[str], *, columns: Mapping[str, str
         df["deploy"] = [str(v).strip().lower() not in ("false", "0", "no") for v in df["deploy"]]
     else:
         df["deploy"] = True
-    return df.reset_index(drop=True)
+    return merge_duplicates(df.reset_index(drop=True), path)
 
 
-__all__ = ["REQUIRED_COLUMNS", "read_measurements"]
+def _separator(path: Path) -> str:
+    """The file's field separator (``,``, ``;`` or tab); a comma file whose rows have more fields
+    than its header (decimal commas, most likely) is refused with that diagnosis."""
+    import csv
+
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a readable CSV file ({exc})") from exc
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        raise ConfigError(f"{path}: the file is empty; it needs a header line model,latency_ms")
+    try:
+        sep = csv.Sniffer().sniff("\n".join(lines[:20]), delimiters=",;\t").delimiter
+    except csv.Error:
+        sep = ","
+    if sep == "," and ";" in lines[0] and "," not in lines[0]:
+        sep = ";"
+    if sep == ",":
+        width = len(next(csv.reader([lines[0]])))
+        for n, row in enumerate(csv.reader(lines[1:]), start=2):
+            if len(row) > width:
+                raise ConfigError(
+                    f"{path}: line {n} has {len(row)} fields but the header has {width}; a "
+                    "decimal comma in a comma-separated file? write decimals with '.', or "
+                    "separate fields with ';'")
+    return sep
+
+
+def _number(value: str, sep: str) -> float:
+    """A float from a cell; in a ``;``- or tab-separated file ``12,5`` means 12.5."""
+    text = str(value).strip()
+    if sep != "," and text.count(",") == 1 and "." not in text:
+        text = text.replace(",", ".")
+    return float(text)
+
+
+def merge_duplicates(df: pd.DataFrame, path: str | os.PathLike[str] = "") -> pd.DataFrame:
+    """One row per model, resolution and form: the geometric mean of its rows' latencies.
+
+    Rows whose latencies differ get a line in ``attrs["warnings"]`` naming the model, the lines
+    and the values.
+    """
+    import numpy as np
+
+    key = ["model", "resolution", "deploy"]
+    warnings: list[str] = list(df.attrs.get("warnings", []))
+    keep, drop = {}, []
+    groups: dict[tuple[str, ...], list[Any]] = {}
+    for i, *k in zip(df.index, *(df[c] for c in key), strict=True):
+        groups.setdefault(tuple(str(x) for x in k), []).append(i)
+    for idx in groups.values():
+        rows = df.loc[list(idx)]
+        first = rows.index[0]
+        keep[first] = float(np.exp(np.log(rows["latency_ms"].to_numpy(float)).mean()))
+        drop += list(rows.index[1:])
+        vals = rows["latency_ms"].to_list()
+        if len(rows) > 1 and max(vals) != min(vals):
+            m = rows.iloc[0]
+            form = "" if m["deploy"] else " [train]"
+            res = f" at {m['resolution']}" if m["resolution"] is not None else ""
+            warnings.append(
+                f"{path}: conflicting duplicate rows for {m['model']}{form}{res} (lines "
+                + ", ".join(str(x) for x in rows["_line"]) + ": "
+                + ", ".join(f"{v:g} ms" for v in vals)
+                + f"); using their geometric mean {keep[first]:.4g} ms")
+    out = df.drop(index=drop).copy()
+    out["latency_ms"] = [keep[i] for i in out.index]
+    out = out.reset_index(drop=True)
+    out.attrs["warnings"] = warnings
+    return out
+
+
+__all__ = ["REQUIRED_COLUMNS", "merge_duplicates", "read_measurements"]

@@ -13,6 +13,13 @@ stay positive; :func:`loo_predictions` refits without each model in turn and pre
 overhead), which is how the paper's devices are refit from their few published latencies.
 Optional per-group efficiency factors multiply each layer's roofline time by a factor of its
 :class:`~edgekit.fit.costs.FitGroup` (dense convolution is the reference, factor 1).
+
+Real measurements have outliers (a model 3x off, a thermal throttle, a mistyped row). When the
+least-squares fit leaves a model more than :data:`OUTLIER_LOG_RESIDUAL` off (a factor of 2) and
+there are more models than parameters to spare, the fit is redone with a robust loss
+(``soft_l1`` on log latency, scale :data:`ROBUST_F_SCALE`), and the models still that far off are
+reported in :attr:`RooflineFit.outliers`. On clean data the robust pass never runs, so its fits are
+exactly the least-squares ones.
 """
 
 from __future__ import annotations
@@ -41,6 +48,8 @@ class RooflineFit:
     mode: str = "free"  # "free" (P, B, O), "ridge" (fixed P/B), "+classes" suffix with factors
     n: int = 0
     rms_log_err: float = float("nan")
+    loss: str = "linear"  # scipy least_squares loss: "linear", or "soft_l1" after outliers
+    outliers: tuple[int, ...] = ()  # indices of the models more than a factor 2 off the fit
 
     @property
     def ridge_mac_per_byte(self) -> float:
@@ -69,6 +78,13 @@ class RooflineFit:
 
 
 MIN_OVERHEAD_S = 1e-7  # the overhead's lower bound in the log-space fit (0.1 us: "none")
+OUTLIER_LOG_RESIDUAL = math.log(2.0)  # a model a factor 2 off the fit is an outlier
+ROBUST_F_SCALE = 0.15  # soft_l1 scale on log latency: residuals beyond ~15% weigh linearly
+_MAX_LOG = 700.0  # exp() of more overflows a float
+
+
+def _exp(x: float) -> float:
+    return math.exp(min(x, _MAX_LOG))
 
 
 def fittable_classes(costs: Sequence[ModelCosts], *, min_share: float = 0.05,
@@ -122,12 +138,12 @@ def fit_roofline(
 
     y = np.log(np.asarray(measured_s, dtype=float))
     if len(costs) != y.size:
-        raise ValueError(f"{len(costs)} models but {y.size} measurements")
+        raise ConfigError(f"{len(costs)} models but {y.size} measurements; give one per model")
     n_par = (1 if ridge else 2) + (1 if overhead else 0) + len(classes)
     if y.size < n_par:
         raise ConfigError(
             f"fitting {n_par} parameters needs at least {n_par} measured models, got {y.size}; "
-            "fix the ridge (--ridge), drop the overhead (--no-overhead) or measure more models"
+            "fix the ridge, fit no overhead or measure more models"
         )
     masks = [[np.array([c == k for c in m.fit_group]) for k in classes] for m in costs]
     o_lo, o_hi = math.log(MIN_OVERHEAD_S), math.log(float(np.exp(y).max()))
@@ -135,17 +151,17 @@ def fit_roofline(
     def unpack(x: np.ndarray) -> tuple[float, float, float, dict[str, float]]:
         i = 0
         if ridge:
-            b = math.exp(x[0])
+            b = _exp(x[0])
             p = b * ridge
             i = 1
         else:
-            p, b = math.exp(x[0]), math.exp(x[1])
+            p, b = _exp(x[0]), _exp(x[1])
             i = 2
         o = 0.0
         if overhead:
-            o = math.exp(x[i])
+            o = _exp(x[i])
             i += 1
-        f = {k: math.exp(x[i + j]) for j, k in enumerate(classes)}
+        f = {k: _exp(x[i + j]) for j, k in enumerate(classes)}
         return p, b, o, f
 
     def resid(x: np.ndarray) -> np.ndarray:
@@ -155,7 +171,7 @@ def fit_roofline(
             t = roofline_time_s(m.macs, m.bytes, p, b)
             for k, mask in zip(classes, masks[j], strict=True):
                 t = np.where(mask, t * f[k], t)
-            out[j] = math.log(t.sum() + o)
+            out[j] = math.log(max(float(t.sum()) + o, 1e-300))
         return out - y
 
     lo = [-np.inf] * (1 if ridge else 2)
@@ -190,20 +206,31 @@ def fit_roofline(
         starts.append(np.array(x0))
     # Cheap screening of the starts, then a full solve from the best few.
     scored = sorted(starts, key=lambda x: float(np.sum(resid(np.clip(x, lo, hi)) ** 2)))
-    best = None
-    for x0 in scored[:3]:
-        sol = least_squares(resid, np.clip(x0, np.array(lo) + 1e-9, np.array(hi) - 1e-9),
-                            bounds=(lo, hi), method="trf", x_scale=1.0, max_nfev=400 * (n_par + 1))
-        if best is None or sol.cost < best.cost:
-            best = sol
-    assert best is not None
+
+    def solve(x0s: Sequence[np.ndarray], loss: str) -> Any:
+        best = None
+        for x0 in x0s:
+            sol = least_squares(resid, np.clip(x0, np.array(lo) + 1e-9, np.array(hi) - 1e-9),
+                                bounds=(lo, hi), method="trf", x_scale=1.0,
+                                max_nfev=400 * (n_par + 1), loss=loss, f_scale=ROBUST_F_SCALE)
+            if best is None or sol.cost < best.cost:
+                best = sol
+        assert best is not None
+        return best
+
+    best = solve(scored[:3], "linear")
+    loss = "linear"
+    if y.size > n_par + 1 and np.abs(best.fun).max() > OUTLIER_LOG_RESIDUAL:
+        best = solve([best.x, *scored[:3]], "soft_l1")
+        loss = "soft_l1"
+    outliers = tuple(int(i) for i in np.flatnonzero(np.abs(best.fun) > OUTLIER_LOG_RESIDUAL))
     p, b, o, f = unpack(best.x)
     if overhead and o <= MIN_OVERHEAD_S * 1.01:
         o = 0.0
     mode = ("ridge" if ridge else "free") + ("" if overhead else "-no-overhead") \
         + ("+classes" if classes else "")
     return RooflineFit(p, b, o, f, mode, int(y.size),
-                       float(np.sqrt(np.mean(best.fun ** 2))))
+                       float(np.sqrt(np.mean(best.fun ** 2))), loss, outliers)
 
 
 def loo_predictions(costs: Sequence[ModelCosts], measured_s: Sequence[float] | np.ndarray,
@@ -265,6 +292,6 @@ def fit_modes(costs: Sequence[ModelCosts], measured_s: Sequence[float], *,
 
 
 __all__ = [
-    "MIN_OVERHEAD_S", "FitReport", "RooflineFit", "fit_modes", "fit_report", "fit_roofline",
+    "MIN_OVERHEAD_S", "OUTLIER_LOG_RESIDUAL", "ROBUST_F_SCALE", "FitReport", "RooflineFit", "fit_modes", "fit_report", "fit_roofline",
     "fittable_classes", "loo_predictions",
 ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from edgekit.errors import ConfigError
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -17,7 +19,7 @@ def spearman(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -
     a = np.asarray(a, dtype=float)
     b = np.asarray(b, dtype=float)
     if a.shape != b.shape:
-        raise ValueError(f"spearman needs equal lengths, got {a.shape} and {b.shape}")
+        raise ConfigError(f"spearman needs equal lengths, got {a.shape} and {b.shape}")
     if a.size < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
         return float("nan")
     return float(spearmanr(a, b).statistic)
@@ -55,9 +57,9 @@ def error_stats(predicted: Sequence[float] | np.ndarray,
     p = np.asarray(predicted, dtype=float)
     m = np.asarray(measured, dtype=float)
     if p.shape != m.shape or p.size == 0:
-        raise ValueError(f"need equal, non-empty lengths, got {p.shape} and {m.shape}")
+        raise ConfigError(f"need equal, non-empty lengths, got {p.shape} and {m.shape}")
     if (m <= 0).any():
-        raise ValueError("measured values must be > 0")
+        raise ConfigError("measured values must be > 0")
     rel = np.abs(p - m) / m
     return {
         "n": int(p.size),

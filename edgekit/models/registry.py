@@ -114,10 +114,17 @@ def list_models(
     return sorted(names)
 
 
+MIN_RESOLUTION, MAX_RESOLUTION = 16, 4096  # pixels: below, stride-32 models collapse; above, OOM
+
+
 def check_resolution(resolution: Any, option: str = "resolution") -> int:
-    """A square input size in pixels, or a one-line ConfigError naming ``option``."""
+    """A square input size in pixels (16 to 4096), or a one-line ConfigError naming ``option``."""
     if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1:
-        raise ConfigError(f"{option} must be a positive number of pixels, got {resolution!r}")
+        raise ConfigError(f"{option} must be a positive number of pixels, got {resolution!r}; "
+                          f"use {MIN_RESOLUTION} to {MAX_RESOLUTION}")
+    if not MIN_RESOLUTION <= resolution <= MAX_RESOLUTION:
+        raise ConfigError(f"{option} must be between {MIN_RESOLUTION} and {MAX_RESOLUTION} "
+                          f"pixels, got {resolution}")
     return resolution
 
 
@@ -248,14 +255,26 @@ def _read_state_dict(path: Path) -> dict[str, Any]:
 
     import torch
 
+    import warnings
+    import zipfile
+
     try:
-        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's pickle-protocol notes are not the user's concern
+            warnings.simplefilter("ignore", UserWarning)
+            obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, KeyError, ValueError,
             AttributeError, IndexError, TypeError) as exc:  # what torch raises on garbage
-        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        # torch's own message advises weights_only=False, i.e. running the file's code: not ours.
+        with open(path, "rb") as fh:
+            head = fh.read(2)
+        if "Weights only load failed" in str(exc) and (zipfile.is_zipfile(path)
+                                                        or head[:1] == b"\x80"):
+            why = "it holds Python objects besides tensors, which edgekit does not unpickle"
+        else:
+            why = "it is not a torch checkpoint (a corrupt file, or a file of another kind)"
         raise ConfigError(
-            f"checkpoint '{path}' could not be loaded with weights_only=True ({first}); "
-            "save a plain state_dict or a .safetensors file"
+            f"checkpoint '{path}' cannot be loaded: {why}; pass a plain state_dict saved with "
+            "torch.save(model.state_dict(), path), or a .safetensors file"
         ) from exc
     if isinstance(obj, dict):
         for key in ("state_dict", "model", "model_state_dict", "ema"):

@@ -5,8 +5,8 @@ weights (random init, or a checkpoint file identified by path, size and modifica
 versions of edgekit, torch, timm and onnx, and the code that counts (a hash of the roofline,
 export, layer and model sources); the cache key is a hash of exactly those. Files live under
 the cache root (:func:`edgekit.cache_root.cache_root`) in ``layers/``, are written atomically
-(temporary file, then rename) and are JSON, so a stale, truncated or otherwise corrupt file is
-simply ignored and rewritten.
+(temporary file, then rename) and are JSON, so a stale file is simply ignored and rewritten, and
+a truncated or otherwise corrupt one is named on stderr as a corrupt cache file and rewritten.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from edgekit.cache_root import cache_root
+from edgekit.cache_root import ENV_VAR, cache_root  # noqa: F401 - ENV_VAR re-exported
 from edgekit.roofline.counting import COLUMNS, safe_name
 
 SCHEMA = 4  # bump when the counting rules or the columns change
@@ -88,6 +88,15 @@ def load(key: dict[str, Any]) -> pd.DataFrame | None:
     try:
         with open(path, encoding="utf-8") as f:
             blob = json.load(f)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        import sys
+
+        print(f"edgekit: warning: layer-table cache file '{path}' is corrupt ({exc}); "
+              "rebuilding it", file=sys.stderr)
+        return None
+    try:
         if blob.get("key") != key or blob.get("columns") != list(COLUMNS):
             return None
         df = pd.DataFrame(blob["data"], columns=blob["columns"])

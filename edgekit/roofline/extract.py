@@ -300,6 +300,27 @@ def _table_from_onnx(path: str | os.PathLike[str], resolution: int | None) -> pd
                   family="onnx", top1=None, source="onnx", deploy=False)
 
 
+# Files a user may pass where a model goes that the roofline cannot count: what to pass instead.
+OTHER_FILES = {
+    ".tflite": "a TFLite file", ".mlpackage": "a Core ML package", ".mlmodel": "a Core ML model",
+    ".pt": "a torch checkpoint", ".pth": "a torch checkpoint", ".safetensors": "a weights file",
+}
+
+
+def _refuse_other_files(model: Any) -> None:
+    if not isinstance(model, str):
+        return
+    suffix = Path(model).suffix.lower()
+    if suffix in OTHER_FILES:
+        weights = suffix in (".pt", ".pth", ".safetensors")
+        raise ConfigError(
+            f"roofline counts ONNX graphs and registry models, got '{model}' "
+            f"({OTHER_FILES[suffix]}); "
+            + ("give the model's name and this file as --checkpoint" if weights else
+               "give the name of the model it was exported from (its manifest.json says which) "
+               "or its .onnx export"))
+
+
 def _cache_key(model: Any, resolution: int | None, checkpoint: Any, deploy: bool) -> dict[str, Any] | None:
     if is_onnx_path(model):
         return _cache.make_key("onnx", str(Path(str(model)).resolve()), resolution,
@@ -340,6 +361,7 @@ def layer_table(
         check_resolution(resolution)
     if isinstance(model, os.PathLike):
         model = os.fspath(model)
+    _refuse_other_files(model)
     key = _cache_key(model, resolution, checkpoint, deploy) if cache else None
     if key is not None:
         hit = _cache.load(key)
@@ -403,6 +425,8 @@ def layer_tables(
         workers: processes for the misses (default: up to the CPU count, at most 4; 1 = in-process).
         progress: called with each model's label when its table is ready.
     """
+    for m in models:
+        _refuse_other_files(m)  # before any table is built
     out: dict[int, pd.DataFrame] = {}
     todo: list[int] = []
     for i, m in enumerate(models):

@@ -2,11 +2,14 @@
 
 The profiler reports time per ONNX node of the artifact that ran; :func:`node_to_row` maps each
 node to the layer-table row of the same name, or, for an op the roofline fused into its producer
-(or one onnxruntime added), to the row of the nearest producer that has one.
+(or one onnxruntime added), to the row of the nearest producer that has one. bench times
+onnxslim-simplified graphs, whose fused nodes are renamed after their output tensor
+(``/stages/0/fc2/Conv_output_0``); the ``_output_N`` suffix is stripped to find the row.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +25,7 @@ if TYPE_CHECKING:
     from edgekit.validate.population import Entry
 
 MAX_PRODUCER_HOPS = 6  # how far up the graph a node without a row looks for one
+_OUTPUT_SUFFIX = re.compile(r"_output_\d+$")  # onnxslim names a fused node after its output
 
 
 def node_to_row(graph: onnx.GraphProto, names: Sequence[str]) -> Callable[[str], int | None]:
@@ -33,6 +37,9 @@ def node_to_row(graph: onnx.GraphProto, names: Sequence[str]) -> Callable[[str],
     def to_row(node: str, depth: int = 0) -> int | None:
         if node in index:
             return index[node]
+        base = _OUTPUT_SUFFIX.sub("", node)
+        if base != node and base in index:
+            return index[base]
         n = by_name.get(node)
         if n is None or depth > MAX_PRODUCER_HOPS:
             return None

@@ -11,6 +11,7 @@ from edgekit.errors import EdgekitError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from edgekit.validate.journal import Journal
     from edgekit.validate.population import Entry
 
 
@@ -25,25 +26,34 @@ def measure_population(entries: Sequence[Entry], *, runtime: str = "onnxruntime"
                        threads: int = 1, repeats: int = 3, runs: int = 10, warmup: int = 3,
                        min_time_s: float = 0.3, precision: str = "fp32", xnnpack: bool = True,
                        cache_dir: str | os.PathLike[str] | None = None, seed: int = 0,
-                       log: Callable[[str], None] = log_stderr) -> pd.DataFrame:
+                       log: Callable[[str], None] = log_stderr,
+                       journal: Journal | None = None) -> pd.DataFrame:
     """Time every entry ``repeats`` times, in a shuffled order each round (interleaved, so slow
-    drifts of a noisy host spread over all models), and keep the median of the round medians."""
+    drifts of a noisy host spread over all models), and keep the median of the round medians.
+
+    With a ``journal`` each round is recorded as it is measured, and rounds it already holds
+    (a resumed run) are not measured again.
+    """
     import random
 
     import numpy as np
     import pandas as pd
 
     from edgekit.bench.runners import prepare, run_prepared
+    from edgekit.validate.journal import Round
 
     rounds: dict[str, list[Any]] = {e.label: [] for e in entries}
     order = list(entries)
     rng = random.Random(seed)
-    failed: dict[str, str] = {}
+    failed: dict[str, str] = dict(journal.failed) if journal else {}
     for r in range(repeats):
         if r:
             rng.shuffle(order)
         for i, e in enumerate(order):
             if e.label in failed:
+                continue
+            if journal and (e.label, r) in journal.rounds:
+                rounds[e.label].append(journal.rounds[(e.label, r)])
                 continue
             try:
                 p = prepare(e.model, runtime=runtime, threads=threads, xnnpack=xnnpack,
@@ -57,8 +67,12 @@ def measure_population(entries: Sequence[Entry], *, runtime: str = "onnxruntime"
                 failed[e.label] = text.splitlines()[0][:300] if text else type(exc).__name__
                 log(f"[round {r + 1}/{repeats} {i + 1}/{len(order)}] {e.label}: FAILED "
                     f"({failed[e.label]})")
+                if journal:
+                    journal.record_failure(e.label, failed[e.label])
                 continue
-            rounds[e.label].append(res)
+            rounds[e.label].append(Round.from_result(res))
+            if journal:
+                journal.record(e.label, r, rounds[e.label][-1])
             del p
             log(f"[round {r + 1}/{repeats} {i + 1}/{len(order)}] {e.label}: "
                 f"{res.median_ms:.2f} ms (p10 {res.p10_ms:.2f}, p90 {res.p90_ms:.2f})")
@@ -76,7 +90,7 @@ def measure_population(entries: Sequence[Entry], *, runtime: str = "onnxruntime"
         last = res_list[-1]
         rows.append({
             "model": e.model, "deploy": e.deploy, "label": e.label,
-            "resolution": last.resolution, "runtime": last.runtime.value,
+            "resolution": last.resolution, "runtime": last.runtime,
             "precision": last.precision, "threads": threads, "xnnpack": last.xnnpack,
             "latency_ms": float(np.median(med)), "repeat_min_ms": float(med.min()),
             "repeat_max_ms": float(med.max()),

@@ -88,12 +88,17 @@ def run_validation(
     out_dir: str | os.PathLike[str] | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
     log: Callable[[str], None] = log_stderr,
+    resume: bool = False,
 ) -> Validation:
     """Measure a population here, predict it with the calibrated and the fitted host profile.
 
     ``device`` is the calibrated profile (``edgekit calibrate``); when ``None`` this host is
     calibrated first. Writes ``measurements.csv`` (readable by ``fit-device``), ``predictions.csv``,
     ``summary.csv``, ``layers.csv``, ``scatter.png`` and ``meta.json`` into ``out_dir``.
+
+    Every argument, the output folder, the runtime and the population size are checked before the
+    first measurement. With ``out_dir`` each round is journalled as it is measured
+    (:mod:`edgekit.validate.journal`); ``resume=True`` continues an interrupted run from it.
     """
     import datetime as dt
     import time
@@ -108,6 +113,12 @@ def run_validation(
     rt = parse_runtime(runtime)
     if rt.value == "torch":
         layers = False
+    entries = population(models, include_train_form=include_train_form,
+                         include_test=include_test)
+    check_population(entries)
+    _check_runtime(rt, precision)
+    if out_dir is not None:
+        _check_out_dir(out_dir)
     if device is None:
         device = calibrated_host(threads=threads, log=log, precision=precision or (
             "int8" if rt.value == "litert" else "fp32"))
@@ -116,11 +127,12 @@ def run_validation(
     if prec != dev.precision.value:
         raise ConfigError(f"--precision {prec} conflicts with device {dev.name}, which is "
                           f"{dev.precision.value}; calibrate a {prec} profile or drop --precision")
-    entries = population(models, include_train_form=include_train_form,
-                         include_test=include_test)
-    if len(entries) < 3:
-        raise ConfigError(f"validation needs at least 3 models, got {len(entries)}; "
-                          "widen --models")
+    journal = None
+    if out_dir is not None:
+        from edgekit.validate.journal import Journal
+
+        journal = Journal(out_dir, {"runtime": rt.value, "precision": prec, "threads": threads},
+                          resume=resume)
     log(f"population: {len(entries)} entries; runtime {rt.value} {prec}, {threads} thread(s)")
     estimates: dict[str, Any] = {}
     costs: dict[str, ModelCosts] = {}
@@ -128,17 +140,26 @@ def run_validation(
         c, est = model_costs(e.model, dev, resolution=e.resolution, deploy=e.deploy)
         costs[e.label] = c.relabel(e.label)
         estimates[e.label] = est
-    all_meas = measure_population(entries, runtime=rt.value, threads=threads, repeats=repeats,
-                                  runs=runs, warmup=warmup, min_time_s=min_time_s,
-                                  precision=prec, xnnpack=xnnpack, cache_dir=cache_dir, log=log)
+    try:
+        all_meas = measure_population(entries, runtime=rt.value, threads=threads,
+                                      repeats=repeats, runs=runs, warmup=warmup,
+                                      min_time_s=min_time_s, precision=prec, xnnpack=xnnpack,
+                                      cache_dir=cache_dir, log=log, journal=journal)
+    except KeyboardInterrupt:
+        if journal is not None:
+            log(f"interrupted: {len(journal.rounds)} measurements kept in {journal.path}; "
+                "continue with --resume")
+        raise
     all_meas["macs"] = [costs[e.label].total_macs for e in entries]
     all_meas["device"] = dev.name
     ok = (all_meas["status"] == "measured").to_numpy()
     failures = all_meas.loc[~ok, ["label", "error"]].to_dict(orient="records")
     entries = [e for e, good in zip(entries, ok, strict=True) if good]
     meas = all_meas[ok].reset_index(drop=True)
-    if len(entries) < 3:
-        raise ConfigError(f"only {len(entries)} models ran on {rt.value}; failures: {failures}")
+    if len(entries) < MIN_MODELS:
+        kept = f"; the measurements are in {journal.path}" if journal is not None else ""
+        raise ConfigError(f"only {len(entries)} models ran on {rt.value}, the fit needs "
+                          f"{MIN_MODELS}; failures: {failures}{kept}")
     measured_s = meas["latency_ms"].to_numpy() / 1e3
     macs = meas["macs"].to_numpy()
     cal_pred = np.array([estimates[e.label].latency_s for e in entries])
@@ -180,12 +201,62 @@ def run_validation(
     result = Validation(all_meas, pred, summary_df, layer_df, fits, meta)
     if out_dir is not None:
         write_validation(result, out_dir)
+        if journal is not None:
+            journal.finish()
     return result
 
 
+# The fit has 3 parameters (peak, bandwidth, overhead) and predicts each model from the others.
+MIN_MODELS = 4
+
+
+def check_population(entries: Sequence[Any]) -> None:
+    """Enough entries for the leave-one-out fit, or a ConfigError saying how many are missing."""
+    if len(entries) < MIN_MODELS:
+        names = ", ".join(e.label for e in entries) or "none"
+        raise ConfigError(
+            f"validation fits 3 parameters (peak, bandwidth, overhead) and predicts each model "
+            f"from the others, so it needs at least {MIN_MODELS} models, got {len(entries)} "
+            f"({names}); add models or globs to --models")
+
+
+def _check_runtime(rt: Any, precision: str | None) -> None:
+    """The runtime can convert and run here (its toolchain is installed)."""
+    from edgekit.bench.runners import exporter_for_runtime
+    from edgekit.errors import missing_toolchain
+    from edgekit.precision import Precision
+
+    if rt.value == "torch":
+        return
+    exporter = exporter_for_runtime(rt)
+    exporter.check_toolchain(Precision(precision or exporter.precisions[0].value))
+    if not exporter.can_run_here():
+        pkg = {"litert": "ai-edge-litert"}.get(rt.value, rt.value)
+        raise missing_toolchain(pkg, exporter.extra, f"--runtime {rt.value}")
+
+
+def _check_out_dir(out_dir: str | os.PathLike[str]) -> None:
+    """The output folder exists or can be made, and is writable."""
+    import tempfile
+
+    from edgekit.errors import ensure_dir
+
+    p = Path(out_dir)
+    if p.exists() and not p.is_dir():
+        raise ConfigError(f"--out '{p}' is a file, but a directory is expected; choose another "
+                          "--out")
+    ensure_dir(p, "--out")
+    try:
+        with tempfile.NamedTemporaryFile(dir=p, prefix=".edgekit-write-test-"):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"--out directory '{p}' is not writable: {exc.strerror or exc}; "
+                          "choose another --out") from exc
+
+
 def _run_context() -> dict[str, Any]:
-    from edgekit._meta import git_commit
-    from edgekit.bench.results import affinity, host_description, versions
+    from edgekit._meta import git_commit, host_description
+    from edgekit.bench.results import affinity, versions
 
     return {"host": host_description(), "affinity": list(affinity()), "git_commit": git_commit(),
             "versions": versions("edgekit", "onnxruntime", "ai-edge-litert", "torch", "timm",
@@ -215,4 +286,4 @@ def write_validation(v: Validation, out_dir: str | os.PathLike[str]) -> list[Pat
     return paths
 
 
-__all__ = ["Validation", "calibrated_host", "run_validation", "summary_row", "write_validation"]
+__all__ = ["MIN_MODELS", "Validation", "check_population", "calibrated_host", "run_validation", "summary_row", "write_validation"]
