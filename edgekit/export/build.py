@@ -39,7 +39,9 @@ def seeded_model(name: str, *, deploy: bool = True,
                  checkpoint: str | os.PathLike[str] | None = None) -> nn.Module:
     """``create_model(name)`` with its random initialisation drawn from ``RANDOM_INIT_SEED``.
 
-    The global torch RNG is forked, so the caller's random state is unchanged afterwards.
+    Without a checkpoint, BatchNorm and layer-scale values are then set trained-like
+    (:func:`edgekit.models.init.trained_like_init`) before re-parameterization. The global torch
+    RNG is forked, so the caller's random state is unchanged afterwards.
     """
     import torch
 
@@ -47,7 +49,18 @@ def seeded_model(name: str, *, deploy: bool = True,
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(RANDOM_INIT_SEED)
-        return create_model(name, checkpoint=checkpoint, deploy=deploy)
+        if checkpoint is not None:
+            return create_model(name, checkpoint=checkpoint, deploy=deploy)
+        model = create_model(name)
+    # timm's zero-init BN gammas and ~1e-6 layer scales would let converters fold branches away
+    from edgekit.models.init import trained_like_init
+
+    trained_like_init(model, RANDOM_INIT_SEED)
+    if deploy:
+        from edgekit.layers.reparam import reparameterize
+
+        model = reparameterize(model).eval()
+    return model
 
 
 def build_model(model: str | nn.Module, *, checkpoint: str | os.PathLike[str] | None = None,
@@ -62,7 +75,8 @@ def build_model(model: str | nn.Module, *, checkpoint: str | os.PathLike[str] | 
         spec = get_spec(model)
         module = seeded_model(model, deploy=deploy, checkpoint=checkpoint)
         weights = (f"checkpoint {checkpoint}" if checkpoint else
-                   f"random init (seed {RANDOM_INIT_SEED}): good for latency and structure only")
+                   f"random init, trained-like BN and layer scale (seed {RANDOM_INIT_SEED}): good for "
+                   "latency and structure only")
         return BuiltModel(module, name or spec.name, resolution or spec.resolution, deploy,
                           weights, ckpt, time.perf_counter() - t0)
     if checkpoint is not None:
