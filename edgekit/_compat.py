@@ -74,7 +74,7 @@ class _TorchvisionHook(importlib.abc.MetaPathFinder):
 
 
 def install_import_hook() -> None:
-    """Arrange for :func:`ensure_torchvision` to run before torchvision's first import. Idempotent."""
+    """Have :func:`ensure_torchvision` run before torchvision's first import. Idempotent."""
     if _done or "torchvision" in sys.modules:
         return
     if not any(isinstance(f, _TorchvisionHook) for f in sys.meta_path):

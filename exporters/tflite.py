@@ -299,9 +299,9 @@ class TfliteExporter:
             dtypes.setdefault(key, set()).update(outs[:1])
             if integer_io and name not in _BOUNDARY and any(t.startswith("float") for t in outs):
                 float_ops.append(f"{name}#{op['index']}")
+        order = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0][0], kv[0][1] or ""))
         ops = tuple(OpRecord(n, onnx_op, c, tuple(sorted(dtypes[(n, onnx_op)])))
-                    for (n, onnx_op), c in sorted(counts.items(),
-                                                  key=lambda kv: (-kv[1], kv[0][0], kv[0][1] or "")))
+                    for (n, onnx_op), c in order)
         return Inventory(ops, tuple(float_ops))
 
     def can_run_here(self) -> bool:

@@ -75,8 +75,8 @@ def build_model(model: str | nn.Module, *, checkpoint: str | os.PathLike[str] | 
         spec = get_spec(model)
         module = seeded_model(model, deploy=deploy, checkpoint=checkpoint)
         weights = (f"checkpoint {checkpoint}" if checkpoint else
-                   f"random init, trained-like BN and layer scale (seed {RANDOM_INIT_SEED}): good for "
-                   "latency and structure only")
+                   f"random init, trained-like BN and layer scale (seed {RANDOM_INIT_SEED}): "
+                   "good for latency and structure only")
         return BuiltModel(module, name or spec.name, resolution or spec.resolution, deploy,
                           weights, ckpt, time.perf_counter() - t0)
     if checkpoint is not None:
