@@ -91,7 +91,9 @@ def test_model_name_times_the_exported_artifact(tmp_path: Path) -> None:
     art = Path(r.artifact)
     assert art.parent == tmp_path and art.suffix == ".onnx"
     manifest = json.loads(art.with_name(art.name.replace(".onnx", ".manifest.json")).read_text())
-    assert manifest["notes"]["nodes"] < manifest["notes"]["nodes_before_simplify"]
+    # simplified (with trained-like weights nothing is dead, so it may remove no node)
+    assert manifest["notes"]["simplifier"] in ("onnxslim", "onnxsim")
+    assert manifest["notes"]["nodes"] <= manifest["notes"]["nodes_before_simplify"]
     assert len(onnx.load(str(art)).graph.node) == manifest["notes"]["nodes"]
     assert manifest["form"] == "deploy" and manifest["fidelity"]["status"] == "not run"
     mtime = art.stat().st_mtime_ns

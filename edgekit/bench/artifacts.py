@@ -95,5 +95,5 @@ def artifact_for_model(name: str, exporter: Exporter, *, precision: Precision,
     manifest = path.with_name(f"{stem}.manifest.json")  # written last: its presence means done
     if not (path.exists() and manifest.is_file()):
         export(name, format=exporter.name, precision=precision, out=path, checkpoint=checkpoint,
-               resolution=res, deploy=deploy, verify=False)
+               resolution=res, deploy=deploy, verify=False, force=True)  # a cache: replace
     return path, res
