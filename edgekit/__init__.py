@@ -26,6 +26,11 @@ _LAZY = {
 
 __all__ = ["__version__", *_LAZY]
 
+# Make a later ``import timm`` work next to the CPU torch, without importing torch now.
+from edgekit._compat import install_import_hook  # noqa: E402
+
+install_import_hook()
+
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:

@@ -11,7 +11,8 @@ in the manifest that the numeric check was not run; on macOS it runs the model a
 torch like the other formats.
 
 The op inventory is read from the saved ML Program (its MIL op types, ``const`` left out); MIL
-names map to ONNX op types with ``ONNX_OPS``.
+names map to ONNX op types with ``ONNX_OPS``, ``matmul`` by its operands (:func:`semantic_onnx_op`:
+a constant weight makes it ``Gemm``).
 """
 
 from __future__ import annotations
@@ -54,6 +55,21 @@ ONNX_OPS = {
     "DequantizeLinear", "scaled_dot_product_attention": "Attention",
 }
 _SKIP = {"const"}
+
+
+def semantic_onnx_op(op: Any, const: set[str]) -> str | None:
+    """The ONNX op type a MIL op computes: ``matmul`` with a constant operand is ``Gemm``.
+
+    ``linear`` is always ``Gemm``; ``matmul`` of two activations (attention's QKᵀ, AV) stays
+    ``MatMul``.
+    """
+    if op.type == "matmul":
+        names = [b.name for k in ("x", "y") if k in op.inputs
+                 for b in op.inputs[k].arguments if b.name]
+        values = [b for k in ("x", "y") if k in op.inputs
+                  for b in op.inputs[k].arguments if not b.name]
+        return "Gemm" if values or any(n in const for n in names) else "MatMul"
+    return ONNX_OPS.get(op.type)
 
 
 def _dtype_name(value: int) -> str:
@@ -260,19 +276,24 @@ class CoremlExporter:
 
     def inventory(self, artifact: Path) -> Inventory:
         spec = self._spec(artifact)
-        counts: Counter[str] = Counter()
-        dtypes: dict[str, set[str]] = {}
+        counts: Counter[tuple[str, str | None]] = Counter()
+        dtypes: dict[tuple[str, str | None], set[str]] = {}
         for fn in spec.mlProgram.functions.values():
             for block in fn.block_specializations.values():
+                const: set[str] = set()
                 for op in block.operations:
+                    if op.type in _SKIP or op.type.startswith("constexpr_"):
+                        const.update(o.name for o in op.outputs)
                     if op.type in _SKIP:
                         continue
-                    counts[op.type] += 1
+                    key = (op.type, semantic_onnx_op(op, const))
+                    counts[key] += 1
                     outs = [_mil_dtype_name(o.type.tensorType.dataType) for o in op.outputs[:1]
                             if o.type.HasField("tensorType")]
-                    dtypes.setdefault(op.type, set()).update(outs)
-        ops = tuple(OpRecord(n, ONNX_OPS.get(n), c, tuple(sorted(dtypes[n])))
-                    for n, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+                    dtypes.setdefault(key, set()).update(outs)
+        ops = tuple(OpRecord(n, sem, c, tuple(sorted(dtypes[(n, sem)])))
+                    for (n, sem), c in sorted(counts.items(),
+                                              key=lambda kv: (-kv[1], kv[0][0], kv[0][1] or "")))
         return Inventory(ops)
 
     def can_run_here(self) -> bool:

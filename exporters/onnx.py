@@ -3,7 +3,8 @@
 The model goes through the single torch->ONNX path (:func:`edgekit._onnx.torch_to_onnx`, legacy
 TorchScript exporter, which folds BatchNorm in eval mode), then onnxslim (or onnxsim when onnxslim
 is absent) folds constants and removes redundant nodes. The op inventory is the graph's op types,
-which are already ONNX names.
+which are already ONNX names, judged by what they compute: a ``MatMul`` with a constant operand
+(``nn.Linear`` on a 3-D tensor) is reported as ``Gemm`` (:func:`semantic_onnx_op`).
 
 :meth:`OnnxExporter.load` is the one onnxruntime set-up (CPU provider, pinned intra-op threads,
 sequential execution) that verification, ``edgekit bench`` and the host micro-benchmarks share.
@@ -16,7 +17,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from edgekit.errors import ConfigError, missing_toolchain
+from edgekit.errors import ConfigError, ExportError, missing_toolchain
 from edgekit.export.protocol import ConvertOptions, Inventory, OpRecord, TensorSpec
 from edgekit.exporters import require, versions
 from edgekit.precision import Precision
@@ -48,10 +49,24 @@ def _simplifier() -> tuple[str, Callable[[onnx.ModelProto], onnx.ModelProto]]:
     def simplify(m: onnx.ModelProto) -> onnx.ModelProto:
         out, ok = onnxsim.simplify(m)
         if not ok:
-            raise RuntimeError("onnxsim could not validate the simplified model")
+            raise ExportError("onnxsim could not validate the simplified ONNX model "
+                              f"({len(m.graph.node)} nodes); install onnxslim instead: "
+                              "pip install -c constraints.txt onnxslim")
         return out
 
     return "onnxsim", simplify
+
+
+def semantic_onnx_op(op_type: str, inputs: list[str], const: set[str]) -> str:
+    """What a node computes, as an ONNX op type: a ``MatMul`` with a constant operand is ``Gemm``.
+
+    ``torch.onnx`` lowers ``nn.Linear`` on 3-D+ tensors to ``MatMul`` with an initializer weight;
+    that is a linear layer, not the product of two activations (attention's QKᵀ, AV) that device
+    profiles mean by ``MatMul``.
+    """
+    if op_type == "MatMul" and any(i in const for i in inputs[:2] if i):
+        return "Gemm"
+    return op_type
 
 
 def session_options(threads: int, *, profile_prefix: str | None = None,
@@ -183,13 +198,18 @@ class OnnxExporter:
         g = proto.graph
         dtypes = {v.name: _ELEM.get(v.type.tensor_type.elem_type, "?")
                   for v in [*g.value_info, *g.output, *g.input]}
-        counts: Counter[str] = Counter()
-        types: dict[str, set[str]] = {}
-        for n in g.node:
-            counts[n.op_type] += 1
-            types.setdefault(n.op_type, set()).update(dtypes.get(o, "?") for o in n.output[:1])
-        ops = tuple(OpRecord(op, op, c, tuple(sorted(types[op])))
-                    for op, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+        const = {i.name for i in g.initializer}
+        counts: Counter[tuple[str, str]] = Counter()
+        types: dict[tuple[str, str], set[str]] = {}
+        for n in g.node:  # topological order, so constants propagate forwards
+            if n.op_type == "Constant" or (n.input and all(i in const for i in n.input if i)):
+                const.update(n.output)
+            key = (n.op_type, semantic_onnx_op(n.op_type, list(n.input), const))
+            counts[key] += 1
+            types.setdefault(key, set()).update(dtypes.get(o, "?") for o in n.output[:1])
+        ops = tuple(OpRecord(op, sem, c, tuple(sorted(types[(op, sem)])))
+                    for (op, sem), c in sorted(counts.items(),
+                                               key=lambda kv: (-kv[1], kv[0][0], kv[0][1])))
         return Inventory(ops)
 
     def can_run_here(self) -> bool:

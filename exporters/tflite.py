@@ -14,7 +14,9 @@ Routes (see ``shared/TOOLCHAIN.md`` for why these and not others):
 
 The op inventory reads the flatbuffer through the interpreter (``_get_ops_details``, LiteRT's
 only op-level view in Python). Its TFLite builtin names map to ONNX op types with ``ONNX_OPS``;
-names not in the table are kept as they are.
+names not in the table are kept as they are. ``FULLY_CONNECTED`` and ``BATCH_MATMUL`` map by what
+they compute (:func:`semantic_onnx_op`): ``Gemm`` with a constant weight, ``MatMul`` for a
+product of two activations; constant tensors are read from the flatbuffer.
 
 :meth:`TfliteExporter.load` is the one LiteRT interpreter set-up (threads, XNNPACK on or off)
 that verification and ``edgekit bench`` share.
@@ -60,6 +62,35 @@ CALIBRATION_UPDATE = "min_max"
 WEIGHT_ALGORITHM = "min_max_uniform_quantize"  # ai-edge-quantizer AlgorithmName value
 # Ops that only move data or convert types: not "left in float" in an int8 model.
 _BOUNDARY = {"QUANTIZE", "DEQUANTIZE", "DELEGATE"}
+# Ops whose ONNX meaning depends on their operands (see semantic_onnx_op).
+_PRODUCTS = {"FULLY_CONNECTED", "BATCH_MATMUL"}
+
+
+def _constant_tensors(artifact: Path) -> set[int]:
+    """Indices of the main subgraph's tensors that hold data in the file (weights, constants)."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.Model.GetRootAs(artifact.read_bytes(), 0)
+    graph = model.Subgraphs(0)
+    const = set()
+    for i in range(graph.TensorsLength()):
+        buf = model.Buffers(graph.Tensors(i).Buffer())
+        if buf is not None and (buf.DataLength() > 0 or buf.Offset() > 1):
+            const.add(i)
+    return const
+
+
+def semantic_onnx_op(name: str, inputs: list[int], const: set[int]) -> str | None:
+    """The ONNX op type an op computes: a product of two activations is ``MatMul``.
+
+    ``FULLY_CONNECTED`` and ``BATCH_MATMUL`` are judged by their operands, not their name: with a
+    constant weight they are a linear layer (``Gemm``); with two activations (attention's QKᵀ
+    and AV, which litert-torch may lower to ``FULLY_CONNECTED``) a batch matmul (``MatMul``).
+    """
+    if name in _PRODUCTS:
+        operands = [i for i in inputs[:2] if i >= 0]
+        return "Gemm" if any(i in const for i in operands) else "MatMul"
+    return ONNX_OPS.get(name)
 
 
 def _np_name(dtype: Any) -> str:
@@ -246,7 +277,10 @@ class TfliteExporter:
 
         from ai_edge_quantizer import quantizer, recipe
 
-        assert options.calib is not None, "int8 export needs a calibration set"
+        if options.calib is None:
+            raise ConfigError(f"int8 TFLite export of '{options.model_name}' got no calibration "
+                              "set; pass calib=DIR (--calib DIR) or leave it None in export() "
+                              "for the generated set")
         interp = _interpreter(fp32_path)
         sigs = interp.get_signature_list()
         sig_key = next(iter(sigs))
@@ -310,18 +344,24 @@ class TfliteExporter:
         interp = _interpreter(artifact, threads=1, delegates=False)
         tensors = {t["index"]: _np_name(t["dtype"]) for t in interp.get_tensor_details()}
         integer_io = tensors.get(interp.get_input_details()[0]["index"]) in ("int8", "uint8")
-        counts: Counter[str] = Counter()
-        dtypes: dict[str, set[str]] = {}
+        const = _constant_tensors(artifact)
+        counts: Counter[tuple[str, str | None]] = Counter()
+        dtypes: dict[tuple[str, str | None], set[str]] = {}
         float_ops = []
         for op in interp._get_ops_details():  # noqa: SLF001 - LiteRT's only op-level view
             name = op["op_name"]
-            counts[name] += 1
+            ins = [int(i) for i in op["inputs"]]
+            if ins and all(i < 0 or i in const for i in ins):  # e.g. DEQUANTIZE of fp16 weights
+                const.update(int(i) for i in op["outputs"])
+            key = (name, semantic_onnx_op(name, ins, const))
+            counts[key] += 1
             outs = [tensors.get(i, "?") for i in op["outputs"] if i >= 0]
-            dtypes.setdefault(name, set()).update(outs[:1])
+            dtypes.setdefault(key, set()).update(outs[:1])
             if integer_io and name not in _BOUNDARY and any(t.startswith("float") for t in outs):
                 float_ops.append(f"{name}#{op['index']}")
-        ops = tuple(OpRecord(n, ONNX_OPS.get(n), c, tuple(sorted(dtypes[n])))
-                    for n, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+        order = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0][0], kv[0][1] or ""))
+        ops = tuple(OpRecord(n, onnx_op, c, tuple(sorted(dtypes[(n, onnx_op)])))
+                    for (n, onnx_op), c in order)
         return Inventory(ops, tuple(float_ops))
 
     def can_run_here(self) -> bool:

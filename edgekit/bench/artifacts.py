@@ -104,7 +104,7 @@ def artifact_for_model(name: str, exporter: Exporter, *, precision: Precision,
         path.unlink(missing_ok=True)
     if not (path.exists() and manifest.is_file()):
         export(name, format=exporter.name, precision=precision, out=path, checkpoint=checkpoint,
-               resolution=res, deploy=deploy, verify=False)
+               resolution=res, deploy=deploy, verify=False, force=True)  # a cache: replace
     return path, res
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 EXAMPLES = """\
@@ -16,8 +15,10 @@ examples:
   edgekit export test_mobilenetv4 --target pixel8-edgetpu --calib images/ --int8-report
 
 The target profile decides the format and precision (edgekit devices); --format and --precision
-are for exports without a target, or must agree with it. Progress goes to stderr; the artifact
-path is the last line on stdout, and manifest.json lies beside it.
+are for exports without a target, or must agree with it. Progress goes to stderr (the converters'
+own output only with --verbose); the artifact path is the last line on stdout (with --json, only
+the JSON), and manifest.json lies beside it. An existing artifact is replaced only by an identical
+one, or with --force. Exit 1 when an artifact is below its precision's fidelity floor.
 """
 
 
@@ -60,7 +61,12 @@ def register(subparsers: Any, add_common: Any) -> None:
     p.add_argument("--dynamic-batch", action="store_true", help="ONNX: symbolic batch dimension")
     p.add_argument("--no-verify", action="store_true",
                    help="skip running the artifact against PyTorch")
-    p.add_argument("--json", action="store_true", help="print the manifest(s) as JSON on stdout")
+    p.add_argument("--json", action="store_true",
+                   help="print the manifest(s) as JSON on stdout (and nothing else)")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing artifact that differs from this export")
+    p.add_argument("--verbose", action="store_true",
+                   help="show the converters' own output (absl, torchao, tqdm, warnings)")
     add_devices_dir(p)
     add_common(p)
     p.set_defaults(func=run)
@@ -80,9 +86,17 @@ def _summary(manifest: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from edgekit.export.stdio import quiet_stderr
+
+    with quiet_stderr(enabled=not args.verbose):  # converter noise only with --verbose
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from edgekit.commands._output import print_json, print_table
     from edgekit.errors import ConfigError
     from edgekit.export import export, export_all_targets, list_formats
+    from edgekit.export.stdio import stdout_to_stderr, terminal
 
     from edgekit.commands._checks import check_export_args
     from edgekit.export.appinfo import AppInfo, read_labels
@@ -100,9 +114,11 @@ def run(args: argparse.Namespace) -> int:
         if args.format or args.precision or args.dynamic_batch:
             raise ConfigError("--all-targets takes format and precision from each profile; "
                               "drop --format/--precision/--dynamic-batch")
-        outcomes = export_all_targets(
-            args.model, calib=args.calib, out=args.out, resolution=args.resolution,
-            devices_dirs=args.devices_dir, verify=not args.no_verify, **weights)
+        with stdout_to_stderr():  # stdout carries the results only
+            outcomes = export_all_targets(
+                args.model, calib=args.calib, out=args.out, resolution=args.resolution,
+                devices_dirs=args.devices_dir, verify=not args.no_verify, force=args.force,
+                **weights)
         rows = []
         for o in outcomes:
             m = o.result.manifest if o.result else {}
@@ -123,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
         failed = [o for o in outcomes if not o.ok]
         if failed:
             print(f"edgekit: error: {len(failed)} of {len(outcomes)} targets failed: "
-                  + ", ".join(o.target for o in failed), file=sys.stderr)
+                  + ", ".join(o.target for o in failed), file=terminal())
         if not args.json:
             for o in outcomes:
                 if o.result:
@@ -142,17 +158,21 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"--int8-report compares a TFLite int8 artifact with its float "
                               f"twin; this export is {p.exporter.name} {p.precision.value}; "
                               "choose an int8 TFLite --target or --format tflite --precision int8")
-    result = export(
-        args.model, args.target, format=args.format, precision=args.precision, calib=args.calib,
-        out=args.out, dynamic_batch=args.dynamic_batch, resolution=args.resolution,
-        devices_dirs=args.devices_dir, verify=not args.no_verify, **weights)
-    print(f"edgekit: {_summary(result.manifest)}", file=sys.stderr)
+    with stdout_to_stderr():  # stdout carries the results only
+        result = export(
+            args.model, args.target, format=args.format, precision=args.precision,
+            calib=args.calib, out=args.out, dynamic_batch=args.dynamic_batch,
+            resolution=args.resolution, devices_dirs=args.devices_dir,
+            verify=not args.no_verify, force=args.force, **weights)
+    print(f"edgekit: {_summary(result.manifest)}", file=terminal())
     if args.int8_report:
         from edgekit.export.int8_report import report_for_export
 
-        report = report_for_export(result, args.model, calib=args.calib, **weights)
-        print(report.render(), file=sys.stderr)
+        with stdout_to_stderr():
+            report = report_for_export(result, args.model, calib=args.calib, **weights)
+        print(report.render(), file=terminal())
     if args.json:
         print_json(result.manifest)
-    print(result.artifact)
+    else:
+        print(result.artifact)
     return 0

@@ -17,7 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from edgekit.errors import ensure_dir
+from edgekit.errors import ConfigError, ensure_dir
+from edgekit.export.interrupt import raise_if_interrupted
 
 
 def remove(path: Path) -> None:
@@ -82,8 +83,21 @@ def place_with_manifest(source: Path, artifact: Path, manifest_path: Path,
         else:
             shutil.move(str(source), str(tmp_art))
         tmp_man.write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
+        raise_if_interrupted()  # the last moment an interrupt can still leave nothing
         atomic_place(tmp_art, artifact)
         os.replace(tmp_man, manifest_path)
     finally:
         remove(tmp_art)
         remove(tmp_man)
+
+
+def check_replace(new: Path, existing: Path, *, force: bool) -> None:
+    """Allow ``new`` to replace ``existing`` only if it is identical (same sha256) or forced."""
+    if force or not (existing.exists() or existing.is_symlink()):
+        return
+    from edgekit.export.manifest import sha256_of
+
+    if existing.is_dir() == new.is_dir() and sha256_of(existing) == sha256_of(new):
+        return
+    raise ConfigError(f"{existing} exists and differs from this export; pass --force to replace "
+                      "it, or choose another --out")

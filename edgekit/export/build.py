@@ -41,8 +41,10 @@ def seeded_model(name: str, *, deploy: bool = True,
     """``create_model(name)`` with its random initialisation drawn from ``RANDOM_INIT_SEED``.
 
     ``num_classes`` rebuilds the classifier head (timm's ``num_classes``; RepLKNet's too), so a
-    fine-tune with another class count loads. The global torch RNG is forked, so the caller's
-    random state is unchanged afterwards.
+    fine-tune with another class count loads.
+    Without a checkpoint, BatchNorm and layer-scale values are then set trained-like
+    (:func:`edgekit.models.init.trained_like_init`) before re-parameterization. The global torch
+    RNG is forked, so the caller's random state is unchanged afterwards.
     """
     import torch
 
@@ -51,8 +53,19 @@ def seeded_model(name: str, *, deploy: bool = True,
     overrides = {} if num_classes is None else {"num_classes": check_num_classes(num_classes)}
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(RANDOM_INIT_SEED)
-        return create_model(name, checkpoint=checkpoint, deploy=deploy, pretrained=pretrained,
-                            **overrides)
+        if checkpoint is not None or pretrained:
+            return create_model(name, checkpoint=checkpoint, deploy=deploy, pretrained=pretrained,
+                                **overrides)
+        model = create_model(name, **overrides)
+    # timm's zero-init BN gammas and ~1e-6 layer scales would let converters fold branches away
+    from edgekit.models.init import trained_like_init
+
+    trained_like_init(model, RANDOM_INIT_SEED)
+    if deploy:
+        from edgekit.layers.reparam import reparameterize
+
+        model = reparameterize(model).eval()
+    return model
 
 
 def check_num_classes(num_classes: object) -> int:
@@ -69,7 +82,8 @@ def weights_line(checkpoint: object, pretrained: bool) -> str:
         return f"checkpoint {checkpoint}"
     if pretrained:
         return "pretrained (published weights through timm's hub)"
-    return f"random init (seed {RANDOM_INIT_SEED}): good for latency and structure only"
+    return (f"random init, trained-like BN and layer scale (seed {RANDOM_INIT_SEED}): "
+            "good for latency and structure only")
 
 
 def build_model(model: str | nn.Module, *, checkpoint: str | os.PathLike[str] | None = None,

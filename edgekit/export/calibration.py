@@ -18,7 +18,6 @@ shape, the colour and background vary), which the fidelity tests train tiny mode
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -231,9 +230,11 @@ def generated_set(resolution: int, *, count: int = DEFAULT_GENERATED, seed: int 
 
 def warn_generated(count: int) -> None:
     """Say on stderr that int8 scales come from synthetic images."""
+    from edgekit.export.stdio import terminal
+
     print(f"edgekit: warning: no --calib DIR given; calibrating int8 scales on {count} generated "
           "images (smooth colour fields with shapes); real images from the deployment domain "
-          "give better scales", file=sys.stderr)
+          "give better scales", file=terminal())
 
 
 def shapes_dataset(count: int, resolution: int = 64, *, seed: int = 0,

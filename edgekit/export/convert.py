@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from edgekit.errors import EdgekitError, ExportError
+from edgekit.export.interrupt import raise_if_interrupted
 from edgekit.export.job import ExportJob
 from edgekit.export.protocol import Inventory, Log, TensorSpec
 from edgekit.export.stdio import stdout_to_stderr
@@ -51,6 +52,7 @@ def convert_and_verify(job: ExportJob, work: Path, log: Log) -> Converted:
                           f"{type(exc).__name__}: {first[:300]}") from exc
     if not dest.exists():
         raise ExportError(f"{exporter.name} exporter wrote no artifact for '{options.model_name}'")
+    raise_if_interrupted()  # a Ctrl-C the converter swallowed still stops the export
     convert_s = time.perf_counter() - t0
     t1 = time.perf_counter()
     inputs, outputs = exporter.io(dest)

@@ -7,7 +7,9 @@ pipelines pass one frozen object instead of a dozen parameters. Layout of what i
     out/<model>_<target>/<model>_<target><suffix>     the artifact
     out/<model>_<target>/manifest.json                its manifest
 
-(``<model>_<format>_<precision>`` replaces ``<model>_<target>`` when no target is given.) When
+(``<model>_<format>_<precision>`` replaces ``<model>_<target>`` when no target is given, and
+``<model>_<target>_<precision>`` is used for a precision other than the target's own, such as
+Core ML int8 weights for an fp16 target, so the two never overwrite each other.) When
 ``out`` itself ends with the format's suffix (``out="m.tflite"``) the artifact is written exactly
 there and the manifest beside it as ``m.manifest.json``.
 """
@@ -150,6 +152,8 @@ def make_job(p: Plan, built: BuiltModel, *,
                              mean=mean, std=std, app=app)
     stem = (f"{built.name}_{p.profile.name}" if p.profile
             else f"{built.name}_{p.exporter.name}_{p.precision.value}")
+    if p.profile and p.precision is not p.profile.precision:  # Core ML int8 on an fp16 target
+        stem = f"{stem}_{p.precision.value}"
     artifact, manifest_path = destinations(out, stem, p.exporter.suffix)
     return ExportJob(p, built, options, verify_images, data_desc, mean, std, artifact,
                      manifest_path, verify)

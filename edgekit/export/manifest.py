@@ -1,9 +1,11 @@
 """The manifest written beside every artifact: what it is, how it was made, how well it matches.
 
 Op inventory and ``unsupported_ops``: each exporter maps its artifact's op names to ONNX op types
-(``CONV_2D`` and ``DEPTHWISE_CONV_2D`` -> ``Conv``, ``BATCH_MATMUL`` -> ``MatMul``, Core ML
-``layer_norm`` -> ``LayerNormalization`` ...; the tables live in each exporter module), because
-device profiles list the ops a runtime cannot run as ONNX op types. ``unsupported_ops`` in the
+(``CONV_2D`` and ``DEPTHWISE_CONV_2D`` -> ``Conv``, Core ML ``layer_norm`` ->
+``LayerNormalization`` ...; the tables live in each exporter module), because device profiles
+list the ops a runtime cannot run as ONNX op types. Products map by their operands: a constant
+weight makes a linear layer (``Gemm``), two activations a batch matmul (``MatMul``), whatever
+the artifact calls the op (``FULLY_CONNECTED``, ``BATCH_MATMUL``, ``MatMul``, ``matmul``). ``unsupported_ops`` in the
 manifest is the set of the artifact's ops (under their ONNX name, or under their own name when it
 has no ONNX equivalent) that the target profile lists in ``unsupported_ops``. An op a converter
 decomposed (TFLite has no LayerNorm op; it becomes MEAN, SUB, MUL, RSQRT) is reported under the

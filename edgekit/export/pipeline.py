@@ -2,7 +2,9 @@
 
 :func:`export` turns a registry model (its re-parameterized deploy form unless ``deploy=False``)
 or an ``nn.Module`` into an artifact for a target profile, verifies it against PyTorch, and writes
-a ``manifest.json`` beside it; nothing is written when conversion or verification fails.
+a ``manifest.json`` beside it; nothing is written when conversion fails. An artifact below its
+precision's fidelity floor is written with a manifest whose fidelity status is ``failed`` (for
+inspection) and the export raises :class:`~edgekit.export.verify.FidelityError`.
 :func:`export_all_targets` builds the model once, converts each (format, precision) once, and
 gives every target its own copy and manifest.
 """
@@ -18,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from edgekit.device import DeviceProfile, list_devices, load_devices
 from edgekit.errors import ConfigError, EdgekitError, ensure_dir
-from edgekit.export.atomic import output_dir, place_with_manifest, temporary_dir
+from edgekit.export.atomic import check_replace, output_dir, place_with_manifest, temporary_dir
 from edgekit.export.build import build_model
 from edgekit.export.convert import Converted, convert_and_verify
+from edgekit.export.interrupt import interrupt_guard
 from edgekit.export.job import ExportJob, check_calib, check_options, make_job
 from edgekit.export.manifest import build_manifest
 from edgekit.export.planning import plan
@@ -101,20 +104,34 @@ class _SharedConversions:
 
 
 def _run_job(job: ExportJob, started: float, log: Log,
-             shared: _SharedConversions | None = None) -> ExportResult:
-    """Convert (or reuse a shared conversion), write the manifest, place both atomically."""
+             shared: _SharedConversions | None = None, *, force: bool = False) -> ExportResult:
+    """Convert (or reuse a shared conversion), write the manifest, place both atomically.
+
+    An existing, different artifact at the destination is replaced only with ``force``.
+    """
     with output_dir(job.artifact.parent):
         if shared is None:
             with temporary_dir(job.artifact.parent, ".edgekit-export-") as work:
                 conv = convert_and_verify(job, work, log)
+                check_replace(conv.path, job.artifact, force=force)
                 manifest = build_manifest(job, conv, started)
                 place_with_manifest(conv.path, job.artifact, job.manifest_path, manifest,
                                     keep_source=False)
         else:
             conv = shared.get(job, log)
+            check_replace(conv.path, job.artifact, force=force)
             manifest = build_manifest(job, conv, started)
             place_with_manifest(conv.path, job.artifact, job.manifest_path, manifest,
                                 keep_source=True)
+    fid = manifest["fidelity"]
+    if fid.get("status") == "failed":
+        from edgekit.export.verify import FidelityError
+
+        where = f"target {manifest['target']}" if manifest["target"] else "no target"
+        raise FidelityError(
+            f"{manifest['model']} ({where}, {manifest['format']} {manifest['precision']}) failed "
+            f"verification: {fid['reason']}; the numbers are in {job.manifest_path} (export "
+            "trained weights with --checkpoint, or calibrate on real images with --calib)")
     if manifest["unsupported_ops"]:
         log(f"warning: target {manifest['target']} cannot run ops in this artifact: "
             + ", ".join(manifest["unsupported_ops"]))
@@ -123,6 +140,7 @@ def _run_job(job: ExportJob, started: float, log: Log,
     return ExportResult(job.artifact, job.manifest_path, manifest, job.exporter.name)
 
 
+@interrupt_guard()  # Ctrl-C always stops an export, leaving nothing (see export.interrupt)
 def export(
     model: str | nn.Module,
     target: str | os.PathLike[str] | DeviceProfile | None = None,
@@ -138,6 +156,7 @@ def export(
     name: str | None = None,
     verify: bool = True,
     deploy: bool = True,
+    force: bool = False,
     log: Log | None = stderr_log,
     pretrained: bool = False,
     num_classes: int | None = None,
@@ -163,6 +182,8 @@ def export(
         verify: run the artifact and compare with torch (where the platform can run it).
         deploy: export the re-parameterized deploy form (``False``: the train-time form as
             built, for benchmarking what re-parameterization saves).
+        force: replace an existing artifact that differs from this export (without it, only
+            an identical one is replaced and a different one is an error).
         log: progress callback (default: lines on stderr); ``None`` for silence.
         pretrained: load the published weights (a registry name; needs a reachable hub).
         num_classes: rebuild the classifier head with this many classes (a fine-tune's count).
@@ -170,7 +191,8 @@ def export(
             :class:`~edgekit.export.appinfo.AppInfo`).
 
     Returns:
-        An :class:`ExportResult`. Nothing is written when conversion or verification fails.
+        An :class:`ExportResult`. Nothing is written when conversion fails; below the fidelity
+        floor the artifact and a ``failed`` manifest are written and FidelityError is raised.
     """
     log = log or _silent
     started = time.perf_counter()
@@ -181,9 +203,10 @@ def export(
                         deploy=deploy, pretrained=pretrained, num_classes=num_classes)
     job = make_job(p, built, calib=calib, out=out, dynamic_batch=dynamic_batch, verify=verify,
                    app=app)
-    return _run_job(job, started, log)
+    return _run_job(job, started, log, force=force)
 
 
+@interrupt_guard()
 def export_all_targets(
     model: str | nn.Module,
     *,
@@ -196,6 +219,7 @@ def export_all_targets(
     include_sweep: bool = False,
     name: str | None = None,
     verify: bool = True,
+    force: bool = False,
     log: Log | None = stderr_log,
     pretrained: bool = False,
     num_classes: int | None = None,
@@ -237,7 +261,8 @@ def export_all_targets(
                 job = make_job(p, built, calib=calib_data, out=out, dynamic_batch=False,
                                verify=verify, app=app)
                 outcomes.append(TargetOutcome(prof.name, *key,
-                                              result=_run_job(job, started, log, shared)))
+                                              result=_run_job(job, started, log, shared,
+                                                              force=force)))
             except EdgekitError as exc:
                 failed[key] = str(exc)
                 outcomes.append(TargetOutcome(prof.name, *key, error=str(exc)))

@@ -70,8 +70,12 @@ class Inventory:
     float_ops: tuple[str, ...] = ()  # "OP_NAME#index" of compute ops with float activations
 
     def op_names(self) -> set[str]:
-        """Every name an op is known by here (own and ONNX), for matching profile lists."""
-        return {r.op for r in self.ops} | {r.onnx_op for r in self.ops if r.onnx_op}
+        """What each op computes, as profile lists name it: its ONNX op type, else its own name.
+
+        The ONNX type is semantic (an ONNX ``MatMul`` with a constant weight is a linear layer,
+        ``Gemm``), so an op's own name is not matched when it has an ONNX type.
+        """
+        return {r.onnx_op or r.op for r in self.ops}
 
     def to_manifest(self) -> list[dict[str, Any]]:
         return [r.to_manifest() for r in self.ops]

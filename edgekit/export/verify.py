@@ -1,13 +1,30 @@
 """Fidelity: run an artifact through its exporter's loader and compare its outputs with torch's.
 
-An fp32 artifact must match torch (SQNR of at least ``FP32_MIN_SQNR_DB``); lower precisions are
-measured and recorded, not judged (random-init models make int8 figures say little). Where the
-platform cannot run the artifact (Core ML off macOS) only its structure is checked and the
-manifest says the numeric check was not run.
+Every precision has a floor (``FIDELITY_FLOORS``): an artifact passes when its SQNR against torch
+fp32 reaches the floor's ``min_sqnr_db`` *or* its top-1 agreement reaches ``min_top1_agreement``
+(fp32 has no agreement alternative: it must compute what torch computes). A degenerate output
+(its spread, or an int8 output scale, at most ``DEGENERATE_OUTPUT``) always fails: it agrees
+with nothing. Below the floor the manifest's fidelity status is ``failed`` with the numbers and
+the export raises :class:`FidelityError`.
+
+=========  ===========  ==================  ================================================
+precision  min SQNR dB  or min top-1 agree  why
+=========  ===========  ==================  ================================================
+fp32       40           (none)              converters are exact to >= 60 dB; 40 leaves room
+fp16       30           99%                 fp16 weights measured at 35-70 dB on the zoo
+int8       5            50%                 static int8 of a random (trained-like) model
+                                            measures 8-35 dB and cosine >= 0.95 (chaotic
+                                            random weights cap it); a broken graph sits
+                                            at ~0 dB and chance agreement
+=========  ===========  ==================  ================================================
+
+Where the platform cannot run the artifact (Core ML off macOS) only its structure is checked and
+the manifest says the numeric check was not run.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,8 +36,49 @@ if TYPE_CHECKING:
     import numpy as np
     from torch import nn
 
-FP32_MIN_SQNR_DB = 40.0  # an fp32 artifact below this does not compute what torch computes
 VERIFY_IMAGES = 16  # images run through the artifact and torch when no calibration set is used
+
+
+@dataclass(frozen=True, slots=True)
+class FidelityFloor:
+    """The least an artifact of one precision must reach against torch fp32 (either figure)."""
+
+    min_sqnr_db: float
+    min_top1_agreement: float | None  # None: SQNR alone decides
+
+
+# See the table in the module docstring.
+FIDELITY_FLOORS: dict[Precision, FidelityFloor] = {
+    Precision.FP32: FidelityFloor(40.0, None),
+    Precision.FP16: FidelityFloor(30.0, 0.99),
+    Precision.INT8: FidelityFloor(5.0, 0.50),
+}
+FP32_MIN_SQNR_DB = FIDELITY_FLOORS[Precision.FP32].min_sqnr_db
+DEGENERATE_OUTPUT = 1e-8  # output std or int8 output scale at or below this: no signal left
+
+
+class FidelityError(VerificationError):
+    """An artifact is below its precision's fidelity floor; its manifest says ``failed``."""
+
+
+def judge(figures: dict[str, Any], precision: Precision, output_std: float,
+          output_scale: float | None = None) -> str | None:
+    """Why ``figures`` fail ``precision``'s floor (one phrase with the numbers), or None."""
+    floor = FIDELITY_FLOORS[precision]
+    if output_std <= DEGENERATE_OUTPUT or (output_scale is not None
+                                           and output_scale <= DEGENERATE_OUTPUT):
+        scale = "" if output_scale is None else f", output scale {output_scale:.3g}"
+        return f"degenerate output (std {output_std:.3g}{scale})"
+    sqnr, agree = float(figures["sqnr_db"]), float(figures["top1_agreement"])
+    if sqnr >= floor.min_sqnr_db:
+        return None
+    if floor.min_top1_agreement is not None and agree >= floor.min_top1_agreement:
+        return None
+    bar = f"SQNR >= {floor.min_sqnr_db:g} dB" + (
+        "" if floor.min_top1_agreement is None
+        else f" or top-1 agreement >= {floor.min_top1_agreement:.0%}")
+    return (f"SQNR {sqnr:g} dB, top-1 agreement {agree:.1%} on {figures['n']} images, "
+            f"below the {precision.value} floor ({bar})")
 
 
 def compare_outputs(reference: np.ndarray, test: np.ndarray,
@@ -89,7 +147,8 @@ def verify_artifact(exporter: Exporter, artifact: Path, model: nn.Module, images
                     precision: Precision, data_desc: str, log: Log) -> dict[str, Any]:
     """Run ``artifact`` and torch on ``images``; the manifest's ``fidelity`` entry.
 
-    Raises VerificationError when the structure is wrong or an fp32 artifact does not match.
+    Its ``status`` is ``failed`` (with a ``reason`` quoting the numbers) below the precision's
+    floor; raises VerificationError when the structure is wrong.
     """
     ref = torch_logits(model, images)
     inputs, outputs = exporter.io(artifact)
@@ -100,12 +159,15 @@ def verify_artifact(exporter: Exporter, artifact: Path, model: nn.Module, images
         log(f"numeric check skipped: {exc}")
         return {"status": "not run", "reason": str(exc),
                 "checked": "one image input of the export resolution; output shape matches torch"}
+    import numpy as np
+
     out = runner.run(images)
     figures: dict[str, Any] = {"status": "ok", "reference": "torch fp32", "data": data_desc,
                                **compare_outputs(ref, out)}
-    if precision is Precision.FP32 and figures["sqnr_db"] < FP32_MIN_SQNR_DB:
-        raise VerificationError(
-            f"{exporter.name} fp32 artifact does not match torch: SQNR {figures['sqnr_db']} dB "
-            f"< {FP32_MIN_SQNR_DB} dB, max abs error {figures['max_abs_err']:.3g}, top-1 "
-            f"agreement {figures['top1_agreement']:.1%} on {figures['n']} images")
+    scales = [t.scale for t in outputs if t.scale is not None]
+    figures["output_std"] = float(np.std(out))
+    reason = judge(figures, precision, min(figures["output_std"], float(np.std(ref))),
+                   scales[0] if scales else None)
+    if reason is not None:
+        figures.update(status="failed", reason=reason)
     return figures
