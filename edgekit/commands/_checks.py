@@ -33,9 +33,9 @@ def check_threads(threads: int, option: str = "--threads") -> int:
 
 def check_resolution_option(resolution: int | None, option: str = "--resolution") -> int | None:
     """``None`` (the model's default) or a resolution :func:`check_resolution` accepts."""
-    from edgekit.models.registry import check_resolution
+    from edgekit.models.registry import MIN_RESOLUTION, check_resolution
 
-    return None if resolution is None else check_resolution(resolution, option)
+    return None if resolution is None else check_resolution(resolution, option, MIN_RESOLUTION)
 
 
 def check_output_dir(path: str | os.PathLike[str], option: str = "--out") -> Path:

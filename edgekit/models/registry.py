@@ -117,13 +117,14 @@ def list_models(
 MIN_RESOLUTION, MAX_RESOLUTION = 16, 4096  # pixels: below, stride-32 models collapse; above, OOM
 
 
-def check_resolution(resolution: Any, option: str = "resolution") -> int:
-    """A square input size in pixels (16 to 4096), or a one-line ConfigError naming ``option``."""
+def check_resolution(resolution: Any, option: str = "resolution", minimum: int = 1) -> int:
+    """A square input size in pixels (``minimum``, 16 for CLI options, to 4096), or a one-line
+    ConfigError naming ``option``; small toy modules in tests and the API may go below 16."""
     if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1:
         raise ConfigError(f"{option} must be a positive number of pixels, got {resolution!r}; "
                           f"use {MIN_RESOLUTION} to {MAX_RESOLUTION}")
-    if not MIN_RESOLUTION <= resolution <= MAX_RESOLUTION:
-        raise ConfigError(f"{option} must be between {MIN_RESOLUTION} and {MAX_RESOLUTION} "
+    if not minimum <= resolution <= MAX_RESOLUTION:
+        raise ConfigError(f"{option} must be between {minimum} and {MAX_RESOLUTION} "
                           f"pixels, got {resolution}")
     return resolution
 
