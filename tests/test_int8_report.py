@@ -49,8 +49,10 @@ def report(model: object, tmp: Path, calib: Path) -> object:
     from edgekit.export.calibration import shapes_dataset
     from edgekit.export.int8_report import compare_layers
 
+    # the planted model fails the int8 fidelity floor, which is the point: the layer report is
+    # what says why, so the whole-model verification is skipped here
     q = export(model, format="tflite", precision="int8", resolution=RES, name="m", calib=calib,
-               out=tmp / "int8", log=None)
+               out=tmp / "int8", log=None, verify=False)
     f = export(model, format="tflite", precision="fp32", resolution=RES, name="m",
                out=tmp / "fp32", log=None, verify=False)
     return compare_layers(f.artifact, q.artifact, shapes_dataset(16, RES, seed=7)[0])

@@ -24,6 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 from edgekit.errors import ConfigError
 
+
+def _terminal() -> Any:
+    """The user's stderr, even while converter noise is silenced (see edgekit.export.stdio)."""
+    from edgekit.export.stdio import terminal
+
+    return terminal()
+
 if TYPE_CHECKING:
     import numpy as np
     from torch import nn
@@ -162,7 +169,7 @@ def load_image_dir(path: str | os.PathLike[str], resolution: int, *,
     if skipped:
         desc += f"; {skipped} unreadable files skipped"
         print(f"edgekit: warning: {skipped} of {skipped + len(arrays)} image files in '{d}' "
-              "could not be read and were skipped", file=sys.stderr)
+              "could not be read and were skipped", file=_terminal())
     return CalibrationSet(images, f"dir:{d}", desc, tuple(mean), tuple(std),  # type: ignore[arg-type]
                           unreadable=skipped)
 
@@ -179,7 +186,7 @@ def with_held_out(cs: CalibrationSet) -> CalibrationSet:
     if len(images) < MIN_CALIB_IMAGES:
         print(f"edgekit: warning: calibrating int8 scales on {len(images)} images of "
               f"{cs.source} ({n_held} more held out for fidelity); {MIN_CALIB_IMAGES} or more "
-              "give stabler scales", file=sys.stderr)
+              "give stabler scales", file=_terminal())
     return replace(cs, images=images, held_out=held_out,
                    description=f"{cs.description}; {len(images)} for calibration, {n_held} held "
                                "out for fidelity")
