@@ -99,7 +99,7 @@ FIGURE_DPI = 80  # README figures: legible on screen, small in git
 
 def _atomic_fig(fig: Any, path: Path, dpi: int = FIGURE_DPI) -> None:
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    fig.savefig(tmp, dpi=dpi)
+    fig.savefig(tmp, dpi=dpi, bbox_inches="tight")  # the outside legend stays whole
     os.replace(tmp, path)
 
 
