@@ -14,7 +14,6 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from typing import Any
 
 from edgekit import __version__
 from edgekit.errors import EdgekitError
@@ -29,9 +28,6 @@ examples:
 
 # Helpers that moved to edgekit.commands, still importable from here for command modules that
 # have not switched their imports yet (resolved on use, so this module imports no command).
-_MOVED = {"add_devices_dir": "edgekit.commands", "add_weights": "edgekit.commands",
-          "print_json": "edgekit.commands._output", "print_table": "edgekit.commands._output"}
-
 # Subcommand modules under edgekit/commands/, in the order shown by --help.
 COMMAND_MODULES = ("models", "devices", "info", "roofline", "export", "bench", "calibrate",
                    "fit_device", "validate", "report")
@@ -108,12 +104,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _reraise(exc: BaseException) -> int:
     raise exc
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        return getattr(importlib.import_module(_MOVED[name]), name)
-    raise AttributeError(f"module 'edgekit.cli' has no attribute '{name}'")
 
 
 if __name__ == "__main__":

@@ -107,7 +107,7 @@ def main() -> int:
                   f"({(p - t) / t * 100:+.0f}%)", file=sys.stderr)
         if args.write:
             write_profile(name, res)
-    from edgekit.cli import print_table
+    from edgekit.commands._output import print_table
 
     print_table(rows)
     return 0

@@ -2,7 +2,7 @@
 
 Random-weight models are chaotic (int8-sized input noise alone moves their logits a lot), so
 these tests first train tiny variants for well under a minute on a toy task the test generates
-(coloured shapes, 6 classes: three forms x two sizes, see ``edgekit.calib.shapes_dataset``), save a
+(coloured shapes, 6 classes: three forms x two sizes, see ``edgekit.export.calibration.shapes_dataset``), save a
 checkpoint, and export it through the public API exactly as a user would (``checkpoint=``,
 ``calib=`` a directory of PNG files, re-parameterized deploy form). Then on held-out images:
 
@@ -37,7 +37,7 @@ SLOW = [("test_mobilenetv4_hybrid", 6, 1e-2, 0.6)]  # attention (MQA) blocks
 
 @pytest.fixture(scope="module")
 def data() -> dict:
-    from edgekit.calib import shapes_dataset
+    from edgekit.export.calibration import shapes_dataset
 
     x, y = shapes_dataset(TRAIN_IMAGES, RES, seed=0)
     xt, yt = shapes_dataset(TEST_IMAGES, RES, seed=1)
@@ -117,7 +117,7 @@ def check_trained_model(name: str, epochs: int, lr: float, min_acc: float, data:
     import numpy as np
     import torch
 
-    from edgekit.calib import model_mean_std
+    from edgekit.export.calibration import model_mean_std
     from edgekit.export import compare_outputs, export, torch_logits
     from edgekit.models import create_model
 
