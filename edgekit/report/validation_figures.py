@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 # Prediction columns of ``Validation.predictions`` drawn in the scatter plot, with their legends.
 SCATTER_COLUMNS: Mapping[str, str] = MappingProxyType({
+    "table_ms": "runtime table (micro-benchmarks only)",
     "calibrated_ms": "roofline, calibrated profile",
     "roofline_loo_ms": "roofline, fitted (LOO)",
     "roofline+classes_loo_ms": "roofline + op classes, fitted (LOO)",

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from edgekit.device import DeviceProfile
+    from edgekit.runtime.efficiency import KernelModel
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,12 +90,19 @@ def run_validation(
     cache_dir: str | os.PathLike[str] | None = None,
     log: Callable[[str], None] = log_stderr,
     resume: bool = False,
+    kernel_model: KernelModel | None = None,
+    table_runtime: str | None = None,
+    table_meta: dict[str, Any] | None = None,
 ) -> Validation:
     """Measure a population here, predict it with the calibrated and the fitted host profile.
 
     ``device`` is the calibrated profile (``edgekit calibrate``); when ``None`` this host is
     calibrated first. Writes ``measurements.csv`` (readable by ``fit-device``), ``predictions.csv``,
     ``summary.csv``, ``layers.csv``, ``scatter.png`` and ``meta.json`` into ``out_dir``.
+
+    With ``kernel_model`` (a runtime table's model, :mod:`edgekit.runtime.efficiency`) each
+    measured artifact is also predicted from the table alone, on ``table_runtime``
+    (:mod:`edgekit.validate.table_predict`): no whole-model fitting.
 
     Every argument, the output folder, the runtime and the population size are checked before the
     first measurement. With ``out_dir`` each round is journalled as it is measured
@@ -181,6 +189,22 @@ def run_validation(
         pred[f"{name}_loo_ms"] = np.array(rep.loo_pred_s) * 1e3
         summary.append(summary_row(f"fitted {name} (LOO)", np.array(rep.loo_pred_s),
                                    measured_s, macs, rep.fit.row()))
+    table_info: dict[str, Any] = {}
+    if kernel_model is not None:
+        from edgekit.validate.table_predict import placement_rows, predict_population
+
+        log(f"predicting {len(meas)} models from the runtime table ({table_runtime})")
+        tp = predict_population(meas, kernel_model, runtime=str(table_runtime), threads=threads)
+        pred = pred.merge(tp.frame, on="label", how="left")
+        summary.insert(1, summary_row(
+            f"runtime table ({table_runtime})", pred["table_ms"].to_numpy() / 1e3, measured_s,
+            macs, {"mode": "micro-benchmarks only", "missing_ops": ",".join(tp.missing)}))
+        summary.insert(2, summary_row(
+            "plain roofline, same graph", pred["graph_roofline_ms"].to_numpy() / 1e3,
+            measured_s, macs, {"peak_gmac_s": kernel_model.peak_mac_s / 1e9,
+                               "mem_gb_s": kernel_model.mem_bytes_s / 1e9}))
+        table_info = {"runtime_table": {**(table_meta or {}), "missing_ops": list(tp.missing)},
+                      "placement": placement_rows(tp.frame)}
     summary_df = pd.DataFrame(summary)
     layer_df = None
     if layers and rt.value == "onnxruntime":
@@ -196,6 +220,7 @@ def run_validation(
         "entries": len(entries), "failed": failures,
         "elapsed_s": round(time.time() - t_start, 1),
         "layer_summary": layers_summary.to_dict(orient="records"),
+        **table_info,
         **_run_context(),
     }
     result = Validation(all_meas, pred, summary_df, layer_df, fits, meta)

@@ -1,0 +1,162 @@
+"""Kernel efficiencies and fixed costs of a runtime, fit from micro-benchmark timings.
+
+Input: one timed single-op model per case (:mod:`edgekit.bench.kernels`), each with the op table
+of the graph that ran (:mod:`edgekit.runtime.tflite_graph`) and its placement
+(:mod:`edgekit.runtime.placement`). The model every prediction uses
+(:mod:`edgekit.runtime.predict`) is, per op ``i`` placed on unit ``u(i)``:
+
+    t_i = c_u(i) + max(MACs_i / (eta_i P), bytes_i / (eta_i B))
+
+and per invoke ``T = O + sum_i t_i + n_partitions * c_p``. ``P`` and ``B`` are this host's
+measured peak MAC rate and bandwidth (``edgekit calibrate``); ``eta_i`` is the efficiency of op
+``i``'s kernel, which depends on its type, its unit and its shape.
+
+The fit, in two steps:
+
+1. **Fixed costs** ``O`` (per invoke), ``c_u`` (per op on each unit) and ``c_p`` (per partition):
+   non-negative least squares over the cases whose plain-roofline work is negligible (chains of
+   tiny ops, alternating placements), ``T = O + sum_u n_u c_u + n_p c_p``.
+2. **Efficiency points**: in every other case the op with the largest roofline time is the one
+   measured; what the case took beyond the fixed costs and the other ops' predicted time is that
+   op's time, and ``eta = roofline time / that time``. Each point keeps the op's shape features.
+
+An op is then predicted from the points of its own TFLite op type and unit (else its op class
+on that unit, else its type on any unit), by inverse-distance weighting of ``log eta`` over the
+nearest points in the space of shape features (:data:`FEATURES`: kernel size, stride, channels
+in and out, spatial size, all log2). An op with no point at all is predicted by the plain
+roofline (``eta = 1``) and the prediction says which op types that was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from edgekit.runtime.efficiency import FEATURES, KernelModel, roofline_s
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+METHOD = ("micro-benchmarks: NNLS fixed costs (invoke, per op per unit, per partition) on "
+          "negligible-work cases; per-op efficiency points eta = roofline time / measured op time; "
+          "prediction by inverse-distance weighting of log eta over the 3 nearest points of the "
+          "same op type and unit in log2 shape-feature space")
+# Without a ``fixed_cost`` column, a case whose roofline work is below this share of its time is
+# a fixed-cost case.
+TINY_WORK_SHARE = 0.01
+# An op's time is never taken as less than this share of its case's time (noise floor).
+MIN_OP_SHARE = 0.02
+ETA_RANGE = (1e-4, 10.0)
+
+
+def _fixed_costs(cases: Sequence[dict[str, Any]], units: list[str]) -> dict[str, Any]:
+    """NNLS of ``T = O + sum_u n_u c_u + n_p c_p`` over the negligible-work cases."""
+    from scipy.optimize import nnls
+
+    tiny = [c for c in cases if c["fixed_cost"]]
+    if len(tiny) < 2:
+        t_min = min((c["median_s"] for c in cases), default=0.0)
+        return {"invoke_s": 0.5 * t_min, "per_op_s": {u: 0.0 for u in units},
+                "per_partition_s": 0.0, "cases": [c["case"] for c in tiny],
+                "note": "fewer than 2 negligible-work cases: half the fastest case as invoke cost"}
+    cols = ["invoke", *units, "partitions"]
+    a = np.array([[1.0, *[c["n_unit"].get(u, 0) for u in units], c["partitions"]] for c in tiny])
+    keep = [j for j in range(a.shape[1]) if a[:, j].any()]
+    y = np.array([c["median_s"] - c["work_s"] for c in tiny])
+    x, _ = nnls(a[:, keep], y)
+    coef = dict.fromkeys(cols, 0.0)
+    for j, v in zip(keep, x, strict=True):
+        coef[cols[j]] = float(v)
+    resid = a[:, keep] @ x - y
+    return {"invoke_s": coef["invoke"], "per_op_s": {u: coef[u] for u in units},
+            "per_partition_s": coef["partitions"], "cases": [c["case"] for c in tiny],
+            "rms_residual_s": float(np.sqrt(np.mean(resid ** 2)))}
+
+
+def case_ops(artifact: str, runtime: str, *, threads: int = 1) -> tuple[pd.DataFrame, int]:
+    """The op table of a case's artifact with its ``unit`` column, and its partition count."""
+    from edgekit.runtime.placement import litert_placement
+    from edgekit.runtime.tflite_graph import op_table
+
+    ops = op_table(artifact)
+    pl = litert_placement(artifact, runtime, ops, threads=threads)
+    return ops.assign(unit=list(pl.units)), pl.partitions
+
+
+def fit_kernel_table(timings: pd.DataFrame, *, runtime: str, precision: str, peak_mac_s: float,
+                     mem_bytes_s: float, threads: int = 1,
+                     graph: Callable[[str], tuple[pd.DataFrame, int]] | None = None,
+                     ) -> dict[str, Any]:
+    """Fit a runtime table's fixed costs and efficiency points (module docstring).
+
+    Args:
+        timings: one row per case: ``case``, ``artifact``, ``median_s``, and ``fixed_cost`` (the
+            case measures fixed costs: chains of tiny ops; without the column, cases whose
+            roofline work is under 1% of their time).
+        runtime: the runtime id the cases were timed on.
+        precision: ``int8`` or ``fp32``.
+        peak_mac_s, mem_bytes_s: this host's peak MAC rate and bandwidth.
+        threads: the thread count of the timings.
+        graph: ``artifact -> (op table with unit, partitions)``; default :func:`case_ops`.
+
+    Returns:
+        A JSON-able dict: ``method``, ``fixed``, ``points`` (one per measured op), ``summary``
+        (one row per case: what was measured, the fitted op, its eta).
+    """
+    graph = graph or (lambda a: case_ops(a, runtime, threads=threads))
+    cases = []
+    for row in timings.to_dict(orient="records"):
+        ops, partitions = graph(str(row["artifact"]))
+        live = ops[ops["unit"].astype(str) != ""].reset_index(drop=True)
+        roof = roofline_s(live, peak_mac_s, mem_bytes_s)
+        fixed_cost = (bool(row["fixed_cost"]) if "fixed_cost" in row
+                      else float(roof.sum()) < TINY_WORK_SHARE * float(row["median_s"]))
+        cases.append({"case": str(row["case"]), "median_s": float(row["median_s"]),
+                      "fixed_cost": fixed_cost,
+                      "ops": live, "roof": roof, "work_s": float(roof.sum()),
+                      "partitions": int(partitions),
+                      "n_unit": live["unit"].value_counts().to_dict()})
+    units = sorted({u for c in cases for u in c["n_unit"]})
+    fixed = _fixed_costs(cases, units)
+    fit: dict[str, Any] = {"method": METHOD, "runtime": runtime, "precision": precision,
+                           "threads": threads, "fixed": fixed, "points": []}
+    tiny = set(fixed.get("cases", []))
+    points: list[dict[str, Any]] = []
+    for step in (1, 2):  # step 2 predicts the other ops of a case with step 1's points
+        model = KernelModel({**fit, "points": points}, peak_mac_s, mem_bytes_s)
+        new, summary = [], []
+        for c in cases:
+            if c["case"] in tiny or not len(c["ops"]):
+                continue
+            ops = c["ops"]
+            main = int(np.argmax(c["roof"]))
+            times = model.op_times(ops) if step == 2 else ops.assign(
+                time_s=c["roof"] + [model.per_op_s.get(u, 0.0) for u in ops["unit"]])
+            others = float(times["time_s"].sum() - times["time_s"].iloc[main])
+            own = (c["median_s"] - model.invoke_s - c["partitions"] * model.per_partition_s
+                   - others - model.per_op_s.get(str(ops["unit"].iloc[main]), 0.0))
+            own = max(own, MIN_OP_SHARE * c["median_s"])
+            eta = float(np.clip(c["roof"][main] / own, *ETA_RANGE))
+            op = ops.iloc[main]
+            new.append({"case": c["case"], "op": str(op["op"]), "op_class": str(op["op_class"]),
+                        "unit": str(op["unit"]), "dtype": str(op.get("dtype", "")),
+                        **{k: float(op[k]) for k, _ in FEATURES},
+                        "macs": float(op["macs"]), "bytes": float(op["bytes"]),
+                        "op_s": own, "eta": eta})
+            summary.append({"case": c["case"], "measured_ms": c["median_s"] * 1e3,
+                            "ops": len(ops), "partitions": c["partitions"], "op": str(op["op"]),
+                            "unit": str(op["unit"]), "op_ms": own * 1e3, "eta": eta})
+        points = new
+    for c in cases:
+        if c["case"] in tiny:
+            summary.append({"case": c["case"], "measured_ms": c["median_s"] * 1e3,
+                            "ops": len(c["ops"]), "partitions": c["partitions"], "op": "(fixed)",
+                            "unit": ",".join(sorted(c["n_unit"])), "op_ms": None, "eta": None})
+    fit["points"] = points
+    fit["summary"] = summary
+    return fit
+
+
+__all__ = ["METHOD", "case_ops", "fit_kernel_table"]

@@ -1,0 +1,110 @@
+"""A runtime table's prediction rules: per-op kernel efficiency, dispatch and fixed costs.
+
+Per op ``i`` placed on unit ``u(i)`` (:mod:`edgekit.runtime.placement`):
+
+    t_i = c_u(i) + max(MACs_i / (eta_i P), bytes_i / (eta_i B))
+
+and per invoke ``T = O + sum_i t_i + n_partitions * c_p`` (``roofline_time_s``, the one formula).
+``P`` and ``B`` are the host's measured peak MAC rate and bandwidth; ``eta_i`` comes from the
+table's efficiency points (:mod:`edgekit.fit.kernel_fit` fits them from micro-benchmarks): those
+of op ``i``'s own TFLite op type and unit (else its op class on that unit, else its type on any
+unit), by inverse-distance weighting of ``log eta`` over the nearest points in the space of shape
+features (:data:`FEATURES`, log2). An op with no point is predicted by the plain roofline
+(``eta = 1``; its ``eta_source`` is ``none``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from edgekit.roofline.latency import roofline_time_s
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# Shape features and their weights in the distance: a kernel size or stride mismatch matters
+# more than a channel count (XNNPACK's depthwise kernels are specialised by kernel size).
+FEATURES: tuple[tuple[str, float], ...] = (("kernel", 3.0), ("stride", 2.0), ("cin", 1.0),
+                                           ("cout", 1.0), ("spatial", 1.0))
+NEIGHBOURS = 3
+
+
+def feature_matrix(ops: pd.DataFrame) -> np.ndarray:
+    """The weighted log2 shape features of each op (rows of ``ops``)."""
+    cols = [np.log2(1.0 + ops[name].to_numpy(float)) * w for name, w in FEATURES]
+    return np.stack(cols, axis=1) if cols else np.zeros((len(ops), 0))
+
+
+def roofline_s(ops: pd.DataFrame, peak_mac_s: float, mem_bytes_s: float,
+               eta: np.ndarray | float = 1.0) -> np.ndarray:
+    """Per-op ``max(MACs / (eta P), bytes / (eta B))`` (:func:`roofline_time_s`)."""
+    return roofline_time_s(ops["macs"].to_numpy(float), ops["bytes"].to_numpy(float),
+                           peak_mac_s, mem_bytes_s, eta)
+
+
+class KernelModel:
+    """A fitted runtime table's prediction rules (see the module docstring)."""
+
+    def __init__(self, fit: dict[str, Any], peak_mac_s: float, mem_bytes_s: float) -> None:
+        import pandas as pd
+
+        self.fit = fit
+        self.peak_mac_s = float(peak_mac_s)
+        self.mem_bytes_s = float(mem_bytes_s)
+        fixed = fit.get("fixed", {})
+        self.invoke_s = float(fixed.get("invoke_s", 0.0))
+        self.per_op_s: dict[str, float] = {k: float(v) for k, v in
+                                           fixed.get("per_op_s", {}).items()}
+        self.per_partition_s = float(fixed.get("per_partition_s", 0.0))
+        self.points = pd.DataFrame(fit.get("points", []))
+        if len(self.points):
+            self._pf = feature_matrix(self.points)
+            self._plog = np.log(self.points["eta"].to_numpy(float))
+
+    def eta(self, ops: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Per op: its efficiency, and where it came from (``op`` / ``class`` / ``op-any-unit`` /
+        ``none`` when no point matched: the plain roofline)."""
+        n = len(ops)
+        eta = np.ones(n)
+        source = np.full(n, "none", dtype=object)
+        if not len(self.points) or not n:
+            return eta, source
+        feats = feature_matrix(ops)
+        p_op = self.points["op"].to_numpy(str)
+        p_unit = self.points["unit"].to_numpy(str)
+        p_cls = self.points["op_class"].to_numpy(str)
+        for i, (op, unit, cls) in enumerate(zip(ops["op"].astype(str), ops["unit"].astype(str),
+                                                ops["op_class"].astype(str), strict=True)):
+            for label, mask in (("op", (p_op == op) & (p_unit == unit)),
+                                ("class", (p_cls == cls) & (p_unit == unit)),
+                                ("op-any-unit", p_op == op)):
+                if mask.any():
+                    idx = np.flatnonzero(mask)
+                    d = np.sqrt(((self._pf[idx] - feats[i]) ** 2).sum(axis=1))
+                    near = np.argsort(d, kind="stable")[:NEIGHBOURS]
+                    w = 1.0 / (d[near] + 0.25)
+                    eta[i] = math.exp(float(np.sum(w * self._plog[idx][near]) / w.sum()))
+                    source[i] = label
+                    break
+        return eta, source
+
+    def op_times(self, ops: pd.DataFrame) -> pd.DataFrame:
+        """``ops`` (an op table with a ``unit`` column) plus ``eta, eta_source, dispatch_s,
+        kernel_s, time_s``; ops with no unit (no run-time work) cost nothing."""
+        live = ops["unit"].astype(str).to_numpy() != ""
+        eta, source = self.eta(ops)
+        kernel = np.where(live, roofline_s(ops, self.peak_mac_s, self.mem_bytes_s, eta), 0.0)
+        dispatch = np.array([self.per_op_s.get(u, 0.0) if u else 0.0
+                             for u in ops["unit"].astype(str)])
+        return ops.assign(eta=eta, eta_source=np.where(live, source, ""), dispatch_s=dispatch,
+                          kernel_s=kernel, time_s=kernel + dispatch)
+
+    def total_s(self, op_times: pd.DataFrame, partitions: int) -> float:
+        return float(self.invoke_s + op_times["time_s"].sum() + partitions * self.per_partition_s)
+
+
+
+__all__ = ["FEATURES", "NEIGHBOURS", "KernelModel", "feature_matrix", "roofline_s"]

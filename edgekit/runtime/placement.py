@@ -1,0 +1,141 @@
+"""Where each op runs: which unit a runtime places it on, how many partitions that cuts.
+
+Two sources, one result (:class:`Placement`):
+
+* **Read from the runtime** (:func:`litert_placement`): a ``.tflite`` on this host's LiteRT. With
+  XNNPACK applied, the interpreter's node list keeps the nodes the delegate replaced and appends
+  one ``DELEGATE`` node per partition; a partition's nodes are those between its ``DELEGATE``
+  node's input and output tensors (walked back from the outputs, stopping at the inputs). Every
+  node in no partition runs on LiteRT's built-in kernels: that is the fallback, by type.
+* **Derived from a profile** (:func:`profile_placement`): a target that cannot run here. Its
+  runtime's op support (``unsupported_ops``, ONNX op types) decides each layer-table row;
+  partitions are the maximal runs of delegate ops in graph order.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from edgekit.device import DeviceProfile
+
+BUILTIN = "builtin"  # the unit name of LiteRT's own CPU kernels
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """The units one graph's ops run on.
+
+    Attributes:
+        runtime: the runtime id.
+        units: per op (in the op table's order), the unit it runs on (``xnnpack``, ``builtin``,
+            a delegate name, ``cpu``); ``""`` for ops that do no run-time work.
+        partitions: delegate partitions (delegate <-> fallback boundaries + 1 per island).
+        source: ``runtime`` (read from the interpreter) or ``profile`` (from op lists).
+    """
+
+    runtime: str
+    units: tuple[str, ...]
+    partitions: int
+    source: str
+
+    def ops_per_unit(self) -> dict[str, int]:
+        return dict(sorted(Counter(u for u in self.units if u).items()))
+
+    def fallback_by_type(self, ops: pd.Series, delegate_unit: str) -> dict[str, int]:
+        """Op types (``ops``, aligned with ``units``) not on ``delegate_unit``, with counts."""
+        c = Counter(str(o) for o, u in zip(ops, self.units, strict=True)
+                    if u and u != delegate_unit)
+        return dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    def summary(self, ops: pd.Series, delegate_unit: str) -> dict[str, Any]:
+        """What the manifest and reports show: ops per unit, partitions, fallback op types."""
+        return {"runtime": self.runtime, "source": self.source,
+                "ops_per_unit": self.ops_per_unit(), "partitions": self.partitions,
+                "fallback_ops": self.fallback_by_type(ops, delegate_unit)}
+
+
+def _delegate_assignment(details: list[dict[str, Any]]) -> dict[int, int]:
+    """Original node index -> the ``DELEGATE`` node that took it."""
+    orig = [d for d in details if d["op_name"] != "DELEGATE"]
+    producer = {t: d["index"] for d in orig for t in d["outputs"]}
+    by_index = {d["index"]: d for d in orig}
+    taken: dict[int, int] = {}
+    for dnode in (d for d in details if d["op_name"] == "DELEGATE"):
+        stop = set(dnode["inputs"])
+        stack, seen = list(dnode["outputs"]), set()
+        while stack:
+            t = stack.pop()
+            if t in stop or t in seen or t not in producer:
+                continue
+            seen.add(t)
+            n = producer[t]
+            if n in taken:
+                continue
+            taken[n] = dnode["index"]
+            stack.extend(i for i in by_index[n]["inputs"] if i >= 0)
+    return taken
+
+
+def litert_placement(path: str | os.PathLike[str], runtime: str, ops: pd.DataFrame, *,
+                     threads: int = 1) -> Placement:
+    """The placement LiteRT makes of a ``.tflite`` on this host.
+
+    Args:
+        path: the ``.tflite`` file.
+        runtime: ``litert-xnnpack`` (the default delegate applied) or ``litert-builtin``.
+        ops: its op table (:func:`edgekit.runtime.tflite_graph.op_table`).
+        threads: interpreter threads (XNNPACK's placement does not depend on them).
+    """
+    from edgekit.errors import ConfigError
+    from edgekit.roofline.opclass import OpClass
+    from edgekit.runtime.tflite_graph import interpreter, ops_details
+
+    live = (ops["op_class"] != OpClass.CONSTANT.value).to_numpy()
+    if runtime == "litert-builtin":
+        return Placement(runtime, tuple(BUILTIN if x else "" for x in live), 0, "runtime")
+    if runtime != "litert-xnnpack":
+        raise ConfigError(f"LiteRT placement on this host is for litert-xnnpack or "
+                          f"litert-builtin, got {runtime!r}")
+    details = ops_details(interpreter(path, delegates=True, threads=threads))
+    orig = [d["index"] for d in details if d["op_name"] != "DELEGATE"]
+    if orig != [int(i) for i in ops["index"]]:
+        raise ConfigError(f"'{path}': the delegated graph's nodes do not match its op table "
+                          f"({len(orig)} vs {len(ops)} nodes)")
+    taken = _delegate_assignment(details)
+    units = tuple(("xnnpack" if int(i) in taken else BUILTIN) if x else ""
+                  for i, x in zip(ops["index"], live, strict=True))
+    partitions = sum(1 for d in details if d["op_name"] == "DELEGATE")
+    return Placement(runtime, units, partitions, "runtime")
+
+
+def profile_placement(layers: pd.DataFrame, device: DeviceProfile) -> Placement:
+    """The placement a profile's op support implies for a layer table (graph order).
+
+    Rows the profile cannot run fall back to ``cpu``; the others run on the runtime's delegate
+    (its name, or the profile's kind). Constant rows and rows fused into their producer do no
+    work of their own and get ``""``.
+    """
+    import numpy as np
+
+    from edgekit.roofline.opclass import OpClass
+    from edgekit.roofline.support import unsupported_mask
+
+    spec = device.runtime_spec
+    unit = (spec.delegate if spec is not None and spec.delegate else device.kind).lower()
+    fused = layers["fusable"].to_numpy(bool) & layers["op_type"].isin(device.fuses).to_numpy()
+    live = (layers["op_class"].astype(str).to_numpy() != OpClass.CONSTANT.value) & ~fused
+    bad = unsupported_mask(layers, device)
+    units = np.where(~live, "", np.where(bad, "cpu", unit))
+    seq = [u for u in units if u]
+    partitions = sum(1 for i, u in enumerate(seq) if u == unit and (i == 0 or seq[i - 1] != unit))
+    return Placement(device.runtime or device.kind, tuple(str(u) for u in units), partitions,
+                     "profile")
+
+
+__all__ = ["BUILTIN", "Placement", "litert_placement", "profile_placement"]

@@ -1,0 +1,95 @@
+"""Runtime-aware latency of an artifact: the graph that runs, placed, timed by a runtime table.
+
+``predict_tflite`` reads the ``.tflite`` op table (:mod:`edgekit.runtime.tflite_graph`), places
+it the way this host's LiteRT does (:mod:`edgekit.runtime.placement`) and times every op with the
+table's kernel efficiencies and fixed costs (:class:`edgekit.runtime.efficiency.KernelModel`).
+The plain roofline over the same graph and the MACs-only time are kept beside it, so the gain of
+the runtime terms is visible.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from edgekit.runtime.efficiency import KernelModel
+    from edgekit.runtime.placement import Placement
+
+DELEGATE_UNIT = {"litert-xnnpack": "xnnpack", "litert-builtin": "builtin"}
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimePrediction:
+    """One artifact predicted with a runtime table.
+
+    Attributes:
+        model: the artifact's stem.
+        runtime: the runtime id.
+        latency_s: invoke + per-op dispatch + kernel time + partition costs.
+        ops: the op table with ``unit, eta, eta_source, dispatch_s, kernel_s, time_s``.
+        placement: where each op runs.
+        invoke_s, dispatch_s, kernel_s, partition_s: the parts of ``latency_s``.
+        plain_roofline_s: ``sum max(MACs/P, bytes/B)`` over the same ops (no runtime terms).
+        macs_only_s: ``MACs / P``.
+        missing: op types the table has no point for (predicted by the plain roofline).
+    """
+
+    model: str
+    runtime: str
+    latency_s: float
+    ops: pd.DataFrame
+    placement: Placement
+    invoke_s: float
+    dispatch_s: float
+    kernel_s: float
+    partition_s: float
+    plain_roofline_s: float
+    macs_only_s: float
+    missing: tuple[str, ...]
+
+    @property
+    def latency_ms(self) -> float:
+        return self.latency_s * 1e3
+
+    def by_class(self) -> pd.DataFrame:
+        """Ops, predicted time and its share per (op class, unit), slowest first."""
+        live = self.ops[self.ops["unit"].astype(str) != ""]
+        g = live.groupby(["op_class", "unit"], sort=False).agg(
+            ops=("op", "size"), macs=("macs", "sum"), bytes=("bytes", "sum"),
+            time_s=("time_s", "sum"))
+        g["share"] = g["time_s"] / max(self.latency_s, 1e-30)
+        return g.sort_values("time_s", ascending=False).reset_index()
+
+    def placement_summary(self) -> dict[str, Any]:
+        return self.placement.summary(self.ops["op"], DELEGATE_UNIT.get(self.runtime, ""))
+
+
+def predict_tflite(path: str | os.PathLike[str], model: KernelModel, *, runtime: str,
+                   threads: int = 1) -> RuntimePrediction:
+    """Predict a ``.tflite`` file's latency on a host runtime from a runtime table's model."""
+    import numpy as np
+
+    from edgekit.runtime.efficiency import roofline_s
+    from edgekit.runtime.placement import litert_placement
+    from edgekit.runtime.tflite_graph import op_table
+
+    ops = op_table(path)
+    pl = litert_placement(path, runtime, ops, threads=threads)
+    ops = model.op_times(ops.assign(unit=list(pl.units)))
+    live = ops["unit"].astype(str).to_numpy() != ""
+    plain = float(np.sum(roofline_s(ops[live], model.peak_mac_s, model.mem_bytes_s)))
+    missing = tuple(sorted(set(ops.loc[live & (ops["eta_source"] == "none"), "op"].astype(str))))
+    return RuntimePrediction(
+        model=str(ops.attrs.get("model", "")), runtime=runtime,
+        latency_s=model.total_s(ops, pl.partitions), ops=ops, placement=pl,
+        invoke_s=model.invoke_s, dispatch_s=float(ops["dispatch_s"].sum()),
+        kernel_s=float(ops["kernel_s"].sum()), partition_s=pl.partitions * model.per_partition_s,
+        plain_roofline_s=plain, macs_only_s=float(ops["macs"].sum()) / model.peak_mac_s,
+        missing=missing)
+
+
+__all__ = ["DELEGATE_UNIT", "RuntimePrediction", "predict_tflite"]

@@ -1,0 +1,184 @@
+"""The runtime model: the .tflite op table, LiteRT's placement, the prediction formula, the fit."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from edgekit.fit.kernel_fit import fit_kernel_table
+from edgekit.runtime.efficiency import KernelModel
+
+
+def _tiny_tflite(module, path: Path, precision: str, resolution: int = 16) -> Path:
+    """A tiny module converted by edgekit's own TFLite exporter (image input 3 x r x r)."""
+    from edgekit.export.calibration import generated_set
+    from edgekit.export.protocol import ConvertOptions
+    from edgekit.export.registry import get_exporter
+    from edgekit.precision import Precision
+
+    opts = ConvertOptions(model_name=path.stem, precision=Precision(precision),
+                          resolution=resolution, calib=generated_set(resolution, count=8))
+    get_exporter("tflite").convert(module.eval(), opts, path, lambda _m: None)
+    return path
+
+
+class ConvHswishConv:
+    """conv 3x3 (3->16) -> hard-swish -> depthwise 3x3 -> conv 1x1 (16->8)."""
+
+    @staticmethod
+    def build():
+        import torch
+        from torch import nn
+
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.Hardswish(),
+                             nn.Conv2d(16, 16, 3, padding=1, groups=16), nn.Conv2d(16, 8, 1))
+
+
+@pytest.fixture(scope="module")
+def hswish_int8(tmp_path_factory) -> Path:
+    pytest.importorskip("litert_torch")
+    pytest.importorskip("ai_edge_quantizer")
+    return _tiny_tflite(ConvHswishConv.build(), tmp_path_factory.mktemp("rt") / "hs.tflite", "int8")
+
+
+@pytest.mark.toolchain("tflite")
+def test_op_table_counts_the_graph_that_runs(hswish_int8: Path) -> None:
+    from edgekit.runtime.tflite_graph import op_table
+
+    t = op_table(hswish_int8)
+    convs = t[t["op"] == "CONV_2D"].reset_index(drop=True)
+    dw = t[t["op"] == "DEPTHWISE_CONV_2D"].reset_index(drop=True)
+    assert len(convs) == 2 and len(dw) == 1
+    # 16x16 output, 16 channels, 3x3x3 filter; then 16x16x8 outputs of a 1x1x16 filter
+    assert convs.loc[0, "macs"] == 16 * 16 * 16 * 27
+    assert convs.loc[1, "macs"] == 16 * 16 * 8 * 16
+    assert dw.loc[0, "macs"] == 16 * 16 * 16 * 9 and dw.loc[0, "kernel"] == 3
+    assert set(t["dtype"]) <= {"int8", "int32"}
+    assert convs.loc[0, "op_class"] == "dense_conv" and dw.loc[0, "op_class"] == "depthwise"
+    assert convs.loc[1, "weight_bytes"] >= 16 * 8  # int8 weights (+ int32 bias)
+    assert (t["bytes"] == t["in_bytes"] + t["weight_bytes"] + t["out_bytes"]).all()
+
+
+@pytest.mark.toolchain("tflite")
+def test_xnnpack_placement_reads_the_fallback(hswish_int8: Path) -> None:
+    """int8 HARD_SWISH is not taken by XNNPACK in ai-edge-litert 2.3.0: it runs on the built-in
+    kernels and cuts the graph into two delegate partitions."""
+    from edgekit.runtime.placement import litert_placement
+    from edgekit.runtime.tflite_graph import op_table
+
+    t = op_table(hswish_int8)
+    pl = litert_placement(hswish_int8, "litert-xnnpack", t)
+    units = dict(zip(t["op"], pl.units, strict=True))
+    assert units["HARD_SWISH"] == "builtin"
+    assert units["CONV_2D"] == "xnnpack" and units["DEPTHWISE_CONV_2D"] == "xnnpack"
+    assert pl.partitions == 2
+    s = pl.summary(t["op"], "xnnpack")
+    assert s["fallback_ops"] == {"HARD_SWISH": 1}
+    builtin = litert_placement(hswish_int8, "litert-builtin", t)
+    assert set(builtin.units) <= {"builtin", ""} and builtin.partitions == 0
+
+
+def test_profile_placement_counts_partitions() -> None:
+    from edgekit.device import load_device
+    from edgekit.runtime.placement import profile_placement
+
+    dev = load_device("pixel4-dsp")
+    bad = dev.unsupported_ops[0]
+    layers = pd.DataFrame({
+        "op_type": ["Conv", bad, "Conv", "Conv", bad, "Conv"],
+        "op_class": ["dense_conv", "other", "dense_conv", "dense_conv", "other", "dense_conv"],
+        "fusable": [False] * 6})
+    pl = profile_placement(layers, dev)
+    assert pl.units.count("cpu") == 2 and pl.partitions == 3 and pl.source == "profile"
+
+
+def _ops(**cols) -> pd.DataFrame:
+    base = {"op": ["CONV_2D"], "op_class": ["dense_conv"], "unit": ["xnnpack"], "macs": [1e6],
+            "bytes": [1e3], "kernel": [3], "stride": [1], "cin": [16], "cout": [16],
+            "spatial": [256]}
+    base.update(cols)
+    return pd.DataFrame(base)
+
+
+def test_prediction_formula_by_hand() -> None:
+    fit = {"fixed": {"invoke_s": 1e-4, "per_op_s": {"xnnpack": 1e-5, "builtin": 3e-5},
+                     "per_partition_s": 2e-5},
+           "points": [{"op": "CONV_2D", "op_class": "dense_conv", "unit": "xnnpack",
+                       "kernel": 3, "stride": 1, "cin": 16, "cout": 16, "spatial": 256,
+                       "eta": 0.5}]}
+    m = KernelModel(fit, peak_mac_s=1e9, mem_bytes_s=1e9)
+    ops = pd.concat([_ops(), _ops(op=["HARD_SWISH"], op_class=["activation"], unit=["builtin"],
+                                  macs=[0.0], bytes=[2e6], kernel=[0]),
+                     _ops(op=["RESHAPE"], unit=[""])], ignore_index=True)
+    t = m.op_times(ops)
+    # conv: max(1e6/(0.5e9), 1e3/(0.5e9)) = 2 ms, + 10 us dispatch
+    assert t.loc[0, "time_s"] == pytest.approx(2e-3 + 1e-5)
+    # hard-swish: no point for it on builtin, nor for its class: the plain roofline, 2e6/1e9
+    assert t.loc[1, "eta_source"] == "op-any-unit" or t.loc[1, "eta_source"] == "none"
+    assert t.loc[1, "eta_source"] == "none" and t.loc[1, "time_s"] == pytest.approx(2e-3 + 3e-5)
+    assert t.loc[2, "time_s"] == 0.0  # no unit: no run-time work
+    assert m.total_s(t, partitions=2) == pytest.approx(1e-4 + 2e-3 + 1e-5 + 2e-3 + 3e-5 + 4e-5)
+
+
+def test_efficiency_interpolates_by_shape() -> None:
+    """Two points of a depthwise kernel: the nearer one in kernel size dominates."""
+    pts = [{"op": "DEPTHWISE_CONV_2D", "op_class": "depthwise", "unit": "xnnpack", "kernel": k,
+            "stride": 1, "cin": 64, "cout": 64, "spatial": 196, "eta": e}
+           for k, e in ((3, 0.5), (31, 0.01))]
+    m = KernelModel({"fixed": {}, "points": pts}, 1e9, 1e9)
+    ops = pd.concat([_ops(op=["DEPTHWISE_CONV_2D"], op_class=["depthwise"], kernel=[k],
+                          cin=[64], cout=[64], spatial=[196]) for k in (3, 29, 31)],
+                    ignore_index=True)
+    eta, src = m.eta(ops)
+    assert eta[0] > 0.3 and eta[2] < 0.02 and eta[1] < 0.03
+    assert list(src) == ["op", "op", "op"]
+
+
+def test_fit_recovers_known_costs_and_efficiencies() -> None:
+    """Synthetic timings from known invoke/per-op/partition costs and efficiencies."""
+    invoke, c_x, c_b, c_p, P, B = 20e-6, 0.5e-6, 4e-6, 3e-6, 50e9, 10e9
+    true_eta = {"CONV_2D": 0.6, "DEPTHWISE_CONV_2D": 0.2, "HARD_SWISH": 0.05}
+    graphs: dict[str, tuple[pd.DataFrame, int]] = {}
+    rows = []
+
+    def add(case: str, ops: pd.DataFrame, partitions: int) -> None:
+        m = KernelModel({"fixed": {"invoke_s": invoke, "per_op_s": {"xnnpack": c_x, "builtin": c_b},
+                                   "per_partition_s": c_p},
+                         "points": [{"op": o, "op_class": "x", "unit": u, "kernel": 0, "stride": 1,
+                                     "cin": 1, "cout": 1, "spatial": 1, "eta": e}
+                                    for o, e in true_eta.items() for u in ("xnnpack", "builtin")]},
+                        P, B)
+        graphs[case] = (ops, partitions)
+        rows.append({"case": case, "artifact": case, "fixed_cost": case.startswith(("chain", "alt")),
+                     "median_s": m.total_s(m.op_times(ops), partitions)})
+
+    tiny = dict(op="ADD", op_class="elementwise", macs=0.0, bytes=64.0, kernel=0)
+    for n in (1, 4, 16):
+        add(f"chain_x{n}", pd.concat([_ops(**{k: [v] for k, v in tiny.items()})] * n,
+                                     ignore_index=True), 1)
+        alt = [_ops(**{k: [v] for k, v in tiny.items()}, unit=[u])
+               for _ in range(n) for u in ("xnnpack", "builtin")]
+        add(f"alt_{n}", pd.concat(alt, ignore_index=True), n)
+    for i, (macs, nbytes) in enumerate(((5e7, 1e5), (2e8, 3e5))):
+        add(f"conv{i}", _ops(macs=[macs], bytes=[nbytes], cin=[16 * (i + 1)]), 1)
+    add("dw", _ops(op=["DEPTHWISE_CONV_2D"], op_class=["depthwise"], macs=[1e6], bytes=[4e5]), 1)
+    add("hs", _ops(op=["HARD_SWISH"], op_class=["activation"], unit=["builtin"], macs=[0.0],
+                   bytes=[6e5], kernel=[0]), 0)
+    fit = fit_kernel_table(pd.DataFrame(rows), runtime="litert-xnnpack", precision="int8",
+                           peak_mac_s=P, mem_bytes_s=B, graph=lambda a: graphs[a])
+    fx = fit["fixed"]
+    assert fx["invoke_s"] == pytest.approx(invoke, rel=0.05)
+    assert fx["per_op_s"]["xnnpack"] == pytest.approx(c_x, rel=0.05)
+    assert fx["per_op_s"]["builtin"] == pytest.approx(c_b, rel=0.05)
+    assert fx["per_partition_s"] == pytest.approx(c_p, rel=0.1)
+    etas = {p["case"]: p["eta"] for p in fit["points"]}
+    assert etas["conv0"] == pytest.approx(0.6, rel=0.02)
+    assert etas["dw"] == pytest.approx(0.2, rel=0.02)
+    assert etas["hs"] == pytest.approx(0.05, rel=0.02)
+    assert not math.isnan(sum(etas.values()))
+    assert np.isfinite([r["measured_ms"] for r in fit["summary"]]).all()
