@@ -12,8 +12,8 @@ Routes (see ``shared/TOOLCHAIN.md`` for why these and not others):
   algorithm, weight-only on CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED). This is TFLite's
   standard fp16 form: GPU delegates run it in fp16; the CPU dequantizes the weights once.
 
-The op inventory reads the flatbuffer through the interpreter (``_get_ops_details``, LiteRT's
-only op-level view in Python). Its TFLite builtin names map to ONNX op types with ``ONNX_OPS``;
+The op inventory reads the flatbuffer through :mod:`edgekit.runtime.tflite_graph` (the one wrapper
+of LiteRT's private op-level view). Its TFLite builtin names map to ONNX op types with ``ONNX_OPS``;
 names not in the table are kept as they are. ``FULLY_CONNECTED`` and ``BATCH_MATMUL`` map by what
 they compute (:func:`semantic_onnx_op`): ``Gemm`` with a constant weight, ``MatMul`` for a
 product of two activations; constant tensors are read from the flatbuffer.
@@ -34,29 +34,13 @@ from edgekit.errors import ConfigError, ExportError
 from edgekit.export.protocol import ConvertOptions, Inventory, OpRecord, TensorSpec
 from edgekit.exporters import require, versions
 from edgekit.precision import Precision
+from edgekit.runtime.tflite_graph import ONNX_OPS, ops_details
+from edgekit.runtime.tflite_graph import constant_tensors as _constant_tensors
 
 if TYPE_CHECKING:
     import numpy as np
     from torch import nn
 
-# TFLite builtin op -> ONNX op type, for matching device profiles' unsupported_ops.
-ONNX_OPS = {
-    "CONV_2D": "Conv", "DEPTHWISE_CONV_2D": "Conv", "TRANSPOSE_CONV": "ConvTranspose",
-    "FULLY_CONNECTED": "Gemm", "BATCH_MATMUL": "MatMul", "ADD": "Add", "SUB": "Sub",
-    "MUL": "Mul", "DIV": "Div", "POW": "Pow", "SQRT": "Sqrt", "RSQRT": "Sqrt", "EXP": "Exp",
-    "LOG": "Log", "ABS": "Abs", "NEG": "Neg", "TANH": "Tanh", "LOGISTIC": "Sigmoid",
-    "RELU": "Relu", "RELU6": "Clip", "RELU_N1_TO_1": "Clip", "LEAKY_RELU": "LeakyRelu",
-    "PRELU": "PRelu", "HARD_SWISH": "HardSwish", "GELU": "Gelu", "SOFTMAX": "Softmax",
-    "LOG_SOFTMAX": "LogSoftmax", "MEAN": "ReduceMean", "SUM": "ReduceSum", "REDUCE_MAX": "ReduceMax",
-    "AVERAGE_POOL_2D": "AveragePool", "MAX_POOL_2D": "MaxPool", "PAD": "Pad", "PADV2": "Pad",
-    "MIRROR_PAD": "Pad", "RESHAPE": "Reshape", "SQUEEZE": "Squeeze", "EXPAND_DIMS": "Unsqueeze",
-    "TRANSPOSE": "Transpose", "CONCATENATION": "Concat", "SPLIT": "Split", "SPLIT_V": "Split",
-    "SLICE": "Slice", "STRIDED_SLICE": "Slice", "GATHER": "Gather", "TILE": "Tile",
-    "BROADCAST_TO": "Expand", "RESIZE_BILINEAR": "Resize", "RESIZE_NEAREST_NEIGHBOR": "Resize",
-    "QUANTIZE": "QuantizeLinear", "DEQUANTIZE": "DequantizeLinear", "MAXIMUM": "Max",
-    "MINIMUM": "Min", "SQUARED_DIFFERENCE": "Sub", "CAST": "Cast", "SHAPE": "Shape",
-    "SQUARE": "Mul", "SELECT_V2": "Where", "ERF": "Erf",
-}
 # How activation ranges are accumulated over calibration images (see TfliteExporter._calibrate).
 CALIBRATION_UPDATE = "min_max"
 WEIGHT_ALGORITHM = "min_max_uniform_quantize"  # ai-edge-quantizer AlgorithmName value
@@ -64,20 +48,6 @@ WEIGHT_ALGORITHM = "min_max_uniform_quantize"  # ai-edge-quantizer AlgorithmName
 _BOUNDARY = {"QUANTIZE", "DEQUANTIZE", "DELEGATE"}
 # Ops whose ONNX meaning depends on their operands (see semantic_onnx_op).
 _PRODUCTS = {"FULLY_CONNECTED", "BATCH_MATMUL"}
-
-
-def _constant_tensors(artifact: Path) -> set[int]:
-    """Indices of the main subgraph's tensors that hold data in the file (weights, constants)."""
-    from ai_edge_litert import schema_py_generated as schema
-
-    model = schema.Model.GetRootAs(artifact.read_bytes(), 0)
-    graph = model.Subgraphs(0)
-    const = set()
-    for i in range(graph.TensorsLength()):
-        buf = model.Buffers(graph.Tensors(i).Buffer())
-        if buf is not None and (buf.DataLength() > 0 or buf.Offset() > 1):
-            const.add(i)
-    return const
 
 
 def semantic_onnx_op(name: str, inputs: list[int], const: set[int]) -> str | None:
@@ -255,10 +225,10 @@ class TfliteExporter:
         import torch
 
         litert_torch = require("litert_torch", "litert-torch", self.extra, "TFLite export")
-        r = options.resolution
+        n, c, h, w = options.example_shape
         fp32_path = dest if options.precision is Precision.FP32 else dest.with_suffix(".fp32.tflite")
         nhwc = litert_torch.to_channel_last_io(model.eval(), args=[0]).eval()
-        edge = litert_torch.convert(nhwc, (torch.zeros(1, r, r, 3),))
+        edge = litert_torch.convert(nhwc, (torch.zeros(n, h, w, c),))
         edge.export(str(fp32_path))
         notes: dict[str, Any] = {"route": "litert-torch convert (to_channel_last_io)",
                                  "fp32_size_bytes": fp32_path.stat().st_size}
@@ -348,9 +318,9 @@ class TfliteExporter:
         counts: Counter[tuple[str, str | None]] = Counter()
         dtypes: dict[tuple[str, str | None], set[str]] = {}
         float_ops = []
-        for op in interp._get_ops_details():  # noqa: SLF001 - LiteRT's only op-level view
+        for op in ops_details(interp):
             name = op["op_name"]
-            ins = [int(i) for i in op["inputs"]]
+            ins = op["inputs"]
             if ins and all(i < 0 or i in const for i in ins):  # e.g. DEQUANTIZE of fp16 weights
                 const.update(int(i) for i in op["outputs"])
             key = (name, semantic_onnx_op(name, ins, const))
@@ -363,6 +333,15 @@ class TfliteExporter:
         ops = tuple(OpRecord(n, onnx_op, c, tuple(sorted(dtypes[(n, onnx_op)])))
                     for (n, onnx_op), c in order)
         return Inventory(ops, tuple(float_ops))
+
+    def placement(self, artifact: Path, profile: Any) -> dict[str, Any]:
+        """Where the artifact's ops run on ``profile``: read from this host's LiteRT for the
+        XNNPACK and built-in runtimes, else from the profile's op lists
+        (:func:`edgekit.runtime.placement.tflite_placement`)."""
+        from edgekit.runtime.placement import placement_summary, tflite_placement
+
+        pl, ops = tflite_placement(artifact, profile)
+        return placement_summary(pl, ops, profile)
 
     def can_run_here(self) -> bool:
         return True  # the LiteRT interpreter runs on every platform edgekit installs on

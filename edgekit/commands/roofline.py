@@ -13,10 +13,15 @@ examples:
   edgekit roofline mobilenetv4_conv_small --device pixel8-edgetpu
   edgekit roofline --all-devices --csv zoo.csv --plots figs/
   edgekit roofline model.onnx --device pixel6-cpu --layers --csv -
+  edgekit roofline mobilenetv3_small_100 --device pixel6-cpu --device pixel4-dsp --placement
 
 With no MODEL, the mission zoo (MobileNetV4, EfficientFormer, RepLKNet) is analysed; with no
 --device, the paper's four roofline targets (pixel6-cpu, s23-cpu, pixel4-dsp, pixel8-edgetpu).
 --layers switches every output (table, --csv, --json) to one row per model x device x layer.
+--placement adds where each op runs: ops per unit, delegate partitions and the op types that fall
+back. For a profile whose runtime is LiteRT's XNNPACK or built-in kernels it is read from this
+host's LiteRT on the model's .tflite export (the same placement code as on a phone; exported once,
+then cached); for other targets it follows the profile's op lists.
 """
 
 DISPLAY = ("model", "resolution", "macs_g", "params_m", "top1")
@@ -44,6 +49,8 @@ def register(subparsers: Any, add_common: Any) -> None:
     p.add_argument("--csv", metavar="FILE", help="write CSV to FILE ('-' for stdout)")
     p.add_argument("--json", metavar="FILE", help="write JSON records to FILE ('-' for stdout)")
     p.add_argument("--plots", metavar="DIR", help="write roofline, op-time and latency-vs-accuracy PNGs")
+    p.add_argument("--placement", action="store_true",
+                   help="also show where each op runs (ops per unit, partitions, fallbacks)")
     p.add_argument("--checkpoint", metavar="PATH", help="local weights (with a single MODEL)")
     p.add_argument("--no-cache", action="store_true", help="rebuild layer tables, ignore the cache")
     p.add_argument("--workers", type=int, metavar="N", help="processes building layer tables")
@@ -120,7 +127,53 @@ def run(args: argparse.Namespace) -> int:
         _plots(Path(args.plots), summary, estimates)
     if "-" not in (args.csv, args.json):
         _print(out, summary, args.layers)
+        if args.placement:
+            _print_placement(models, tables, devices, args)
     return 0
+
+
+def placement_rows(models: list[str], tables: list[Any], devices: list[Any],
+                   args: argparse.Namespace) -> list[dict[str, Any]]:
+    """One row per model x device: ops per unit, partitions and fallback op types."""
+    from edgekit.roofline.extract import is_onnx_path
+    from edgekit.runtime.placement import (
+        READ_HERE, placement_summary, profile_placement, tflite_placement)
+
+    rows = []
+    for name, table in zip(models, tables, strict=True):
+        for dev in devices:
+            if dev.sweep:
+                continue
+            if dev.runtime in READ_HERE and dev.format == "tflite" and not is_onnx_path(name):
+                from edgekit.bench.artifacts import artifact_for_model
+                from edgekit.export.registry import get_exporter
+
+                print(f"[placement] {name} on {dev.name}: reading LiteRT's placement of the "
+                      f"{dev.precision.value} .tflite", file=sys.stderr, flush=True)
+                path, _ = artifact_for_model(name, get_exporter("tflite"), precision=dev.precision,
+                                             resolution=args.resolution,
+                                             checkpoint=args.checkpoint)
+                pl, ops = tflite_placement(path, dev)
+            else:
+                pl, ops = profile_placement(table, dev), table
+            s = placement_summary(pl, ops, dev)
+            rows.append({"model": table.attrs.get("model", name), "device": dev.name,
+                         "runtime": s["runtime"], "source": s["source"],
+                         "ops_per_unit": ", ".join(f"{u} {n}" for u, n in
+                                                   s["ops_per_unit"].items()),
+                         "partitions": s["partitions"],
+                         "fallback_ops": ", ".join(f"{k} x{v}" for k, v in
+                                                   s["fallback_ops"].items()) or "-"})
+    return rows
+
+
+def _print_placement(models: list[str], tables: list[Any], devices: list[Any],
+                     args: argparse.Namespace) -> None:
+    from edgekit.commands._output import print_table
+
+    print("\nplacement: where each op runs (source runtime = read from this host's LiteRT, "
+          "profile = the profile's op lists)")
+    print_table(placement_rows(models, tables, devices, args))
 
 
 def _tables(models: list[str], args: argparse.Namespace) -> list[Any]:

@@ -161,7 +161,9 @@ def compare_layers(float_artifact: str | os.PathLike[str], int8_artifact: str | 
     q_tensors = q.get_tensor_details()
     rows: list[dict[str, Any]] = []
     producer: dict[int, int] = {}  # int8 tensor index -> row
-    for op in q._get_ops_details():  # noqa: SLF001 - LiteRT's only op-level view
+    from edgekit.runtime.tflite_graph import ops_details
+
+    for op in ops_details(q):
         for out in op["outputs"]:
             t = q_tensors[out] if out >= 0 else None
             if t is None or np.dtype(t["dtype"]) != np.int8 or t["name"] not in f_idx:

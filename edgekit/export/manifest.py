@@ -87,6 +87,15 @@ def size_of(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
+def _placement(exporter: Any, artifact: Path, profile: Any) -> dict[str, Any] | None:
+    """Ops per unit, partitions and fallback op types on the target, where the format can say
+    (an exporter's optional ``placement(artifact, profile)``); None without a target."""
+    fn = getattr(exporter, "placement", None)
+    if profile is None or fn is None:
+        return None
+    return fn(artifact, profile)
+
+
 def build_manifest(job: ExportJob, conv: Converted, started: float) -> dict[str, Any]:
     """The manifest of ``job``'s artifact, converted as ``conv``; ``started`` is perf_counter()."""
     from edgekit import __version__
@@ -122,6 +131,7 @@ def build_manifest(job: ExportJob, conv: Converted, started: float) -> dict[str,
         "op_inventory": conv.inventory.to_manifest(),
         "float_ops": list(conv.inventory.float_ops),
         "unsupported_ops": unsupported,
+        "placement": _placement(exporter, conv.path, profile),
         "notes": conv.notes,
         "tool_versions": {"edgekit": __version__, **versions("torch", "timm"),
                           **exporter.tool_versions()},

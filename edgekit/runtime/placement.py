@@ -114,23 +114,34 @@ def litert_placement(path: str | os.PathLike[str], runtime: str, ops: pd.DataFra
     return Placement(runtime, units, partitions, "runtime")
 
 
-def profile_placement(layers: pd.DataFrame, device: DeviceProfile) -> Placement:
-    """The placement a profile's op support implies for a layer table (graph order).
+def delegate_unit(device: DeviceProfile) -> str:
+    """The unit name of a profile's accelerator: its runtime's delegate, else its kind."""
+    spec = device.runtime_spec
+    return (spec.delegate if spec is not None and spec.delegate else device.kind).lower()
 
-    Rows the profile cannot run fall back to ``cpu``; the others run on the runtime's delegate
-    (its name, or the profile's kind). Constant rows and rows fused into their producer do no
-    work of their own and get ``""``.
+
+def profile_placement(layers: pd.DataFrame, device: DeviceProfile) -> Placement:
+    """The placement a profile's op support implies for a graph, in graph order.
+
+    ``layers`` is an ONNX layer table (:func:`edgekit.roofline.layer_table`) or a ``.tflite`` op
+    table (:func:`edgekit.runtime.tflite_graph.op_table`, judged by its ``onnx_op`` column). Ops
+    the profile cannot run fall back to ``cpu``; the others run on the runtime's delegate
+    (:func:`delegate_unit`). Constant rows and rows fused into their producer do no work of
+    their own and get ``""``.
     """
     import numpy as np
 
     from edgekit.roofline.opclass import OpClass
     from edgekit.roofline.support import unsupported_mask
 
-    spec = device.runtime_spec
-    unit = (spec.delegate if spec is not None and spec.delegate else device.kind).lower()
-    fused = layers["fusable"].to_numpy(bool) & layers["op_type"].isin(device.fuses).to_numpy()
-    live = (layers["op_class"].astype(str).to_numpy() != OpClass.CONSTANT.value) & ~fused
-    bad = unsupported_mask(layers, device)
+    unit = delegate_unit(device)
+    live = layers["op_class"].astype(str).to_numpy() != OpClass.CONSTANT.value
+    if "onnx_op" in layers:  # a .tflite op table: the converter already fused what it fuses
+        bad = layers["onnx_op"].isin(list(device.unsupported_ops)).to_numpy()
+    else:
+        fused = layers["fusable"].to_numpy(bool) & layers["op_type"].isin(device.fuses).to_numpy()
+        live &= ~fused
+        bad = unsupported_mask(layers, device)
     units = np.where(~live, "", np.where(bad, "cpu", unit))
     seq = [u for u in units if u]
     partitions = sum(1 for i, u in enumerate(seq) if u == unit and (i == 0 or seq[i - 1] != unit))
@@ -138,4 +149,30 @@ def profile_placement(layers: pd.DataFrame, device: DeviceProfile) -> Placement:
                      "profile")
 
 
-__all__ = ["BUILTIN", "Placement", "litert_placement", "profile_placement"]
+# Runtimes whose placement this host's LiteRT computes by the same code as on the phone (XNNPACK's
+# op support does not depend on the CPU architecture).
+READ_HERE = ("litert-xnnpack", "litert-builtin")
+
+
+def tflite_placement(path: str | os.PathLike[str], device: DeviceProfile,
+                     ops: pd.DataFrame | None = None) -> tuple[Placement, pd.DataFrame]:
+    """The placement of a ``.tflite`` on ``device``: read from this host's LiteRT when the
+    profile's runtime is one of :data:`READ_HERE`, else derived from the profile's op lists.
+    Returns it with the op table it is aligned with."""
+    from edgekit.runtime.tflite_graph import op_table
+
+    ops = op_table(path) if ops is None else ops
+    if device.runtime in READ_HERE:
+        return litert_placement(path, device.runtime, ops), ops
+    return profile_placement(ops, device), ops
+
+
+def placement_summary(pl: Placement, ops: pd.DataFrame, device: DeviceProfile) -> dict[str, Any]:
+    """:meth:`Placement.summary` with the device's delegate unit and op-name column."""
+    unit = "xnnpack" if device.runtime == "litert-xnnpack" else (
+        BUILTIN if device.runtime == "litert-builtin" else delegate_unit(device))
+    col = "op" if "op" in ops else "op_type"
+    return {"device": device.name, **pl.summary(ops[col], unit)}
+
+
+__all__ = ["BUILTIN", "READ_HERE", "placement_summary", "tflite_placement", "Placement", "delegate_unit", "litert_placement", "profile_placement"]

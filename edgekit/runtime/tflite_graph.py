@@ -12,7 +12,9 @@ flatbuffer schema that ships with the wheel (``ai_edge_litert.schema_py_generate
 
 Columns of :func:`op_table`:
 
-* ``index`` (node index in the file's main subgraph), ``op`` (TFLite builtin name),
+* ``index`` (node index in the file's main subgraph), ``op`` (TFLite builtin name), ``onnx_op``
+  (the ONNX op type it computes, as profiles' ``unsupported_ops`` name ops: :data:`ONNX_OPS`;
+  a product with a constant weight is ``Gemm``, of two activations ``MatMul``),
   ``op_class`` (an :class:`~edgekit.roofline.opclass.OpClass` value), ``dtype`` (the activation
   type of its first non-constant input, else of its output);
 * ``macs`` (multiply-accumulates of CONV_2D, DEPTHWISE_CONV_2D, TRANSPOSE_CONV,
@@ -65,9 +67,27 @@ OP_CLASSES: dict[str, OpClass] = {
     "SHAPE": _C.CONSTANT,
 }
 _PRODUCTS = {"FULLY_CONNECTED", "BATCH_MATMUL"}
+# TFLite builtin op -> ONNX op type, for matching device profiles' unsupported_ops.
+ONNX_OPS = {
+    "CONV_2D": "Conv", "DEPTHWISE_CONV_2D": "Conv", "TRANSPOSE_CONV": "ConvTranspose",
+    "FULLY_CONNECTED": "Gemm", "BATCH_MATMUL": "MatMul", "ADD": "Add", "SUB": "Sub",
+    "MUL": "Mul", "DIV": "Div", "POW": "Pow", "SQRT": "Sqrt", "RSQRT": "Sqrt", "EXP": "Exp",
+    "LOG": "Log", "ABS": "Abs", "NEG": "Neg", "TANH": "Tanh", "LOGISTIC": "Sigmoid",
+    "RELU": "Relu", "RELU6": "Clip", "RELU_N1_TO_1": "Clip", "LEAKY_RELU": "LeakyRelu",
+    "PRELU": "PRelu", "HARD_SWISH": "HardSwish", "GELU": "Gelu", "SOFTMAX": "Softmax",
+    "LOG_SOFTMAX": "LogSoftmax", "MEAN": "ReduceMean", "SUM": "ReduceSum", "REDUCE_MAX": "ReduceMax",
+    "AVERAGE_POOL_2D": "AveragePool", "MAX_POOL_2D": "MaxPool", "PAD": "Pad", "PADV2": "Pad",
+    "MIRROR_PAD": "Pad", "RESHAPE": "Reshape", "SQUEEZE": "Squeeze", "EXPAND_DIMS": "Unsqueeze",
+    "TRANSPOSE": "Transpose", "CONCATENATION": "Concat", "SPLIT": "Split", "SPLIT_V": "Split",
+    "SLICE": "Slice", "STRIDED_SLICE": "Slice", "GATHER": "Gather", "TILE": "Tile",
+    "BROADCAST_TO": "Expand", "RESIZE_BILINEAR": "Resize", "RESIZE_NEAREST_NEIGHBOR": "Resize",
+    "QUANTIZE": "QuantizeLinear", "DEQUANTIZE": "DequantizeLinear", "MAXIMUM": "Max",
+    "MINIMUM": "Min", "SQUARED_DIFFERENCE": "Sub", "CAST": "Cast", "SHAPE": "Shape",
+    "SQUARE": "Mul", "SELECT_V2": "Where", "ERF": "Erf",
+}
 _ITEM_BYTES = {"int8": 1, "uint8": 1, "bool": 1, "int16": 2, "float16": 2, "bfloat16": 2,
                "int32": 4, "float32": 4, "int64": 8, "float64": 8}
-COLUMNS = ("index", "op", "op_class", "dtype", "macs", "in_bytes", "weight_bytes", "out_bytes",
+COLUMNS = ("index", "op", "onnx_op", "op_class", "dtype", "macs", "in_bytes", "weight_bytes", "out_bytes",
            "bytes", "kernel", "stride", "cin", "cout", "spatial", "out_elems")
 
 
@@ -160,7 +180,9 @@ def _row(op: dict[str, Any], tensors: dict[int, tuple[tuple[int, ...], str]],
         k = int(in_shape[-1]) if in_shape else 0
         macs = out_elems * k
         cin = k
-    return {"index": op["index"], "op": name, "op_class": str(cls),
+    onnx_op = ({OpClass.LINEAR: "Gemm", OpClass.MATMUL: "MatMul"}.get(cls)
+               or ONNX_OPS.get(name, name))
+    return {"index": op["index"], "op": name, "onnx_op": onnx_op, "op_class": str(cls),
             "dtype": tensors[act[0]][1] if act else (tensors[outs[0]][1] if outs else ""),
             "macs": float(macs), "in_bytes": sum(nbytes(i) for i in act),
             "weight_bytes": sum(nbytes(i) for i in wts), "out_bytes": sum(nbytes(i) for i in outs),
@@ -190,4 +212,4 @@ def op_table(path: str | os.PathLike[str]) -> pd.DataFrame:
     return df
 
 
-__all__ = ["COLUMNS", "OP_CLASSES", "constant_tensors", "interpreter", "op_table", "ops_details"]
+__all__ = ["COLUMNS", "ONNX_OPS", "OP_CLASSES", "constant_tensors", "interpreter", "op_table", "ops_details"]
