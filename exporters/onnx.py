@@ -157,8 +157,7 @@ class OnnxExporter:
         from edgekit import __version__
         from edgekit._onnx import DEFAULT_OPSET, torch_to_onnx
 
-        r = options.resolution
-        proto = torch_to_onnx(model, (1, 3, r, r), opset=DEFAULT_OPSET,
+        proto = torch_to_onnx(model, options.example_shape, opset=DEFAULT_OPSET,
                               dynamic_batch=options.dynamic_batch)
         nodes_before = len(proto.graph.node)
         tool, simplify = _simplifier()

@@ -93,6 +93,15 @@ class ConvertOptions:
     mean: tuple[float, ...] = (0.485, 0.456, 0.406)  # the model's normalisation (RGB in [0, 1])
     std: tuple[float, ...] = (0.229, 0.224, 0.225)
     app: AppInfo = field(default_factory=lambda: _default_app())
+    # NCHW example input of a model that does not take an image (a micro-benchmark's single op);
+    # None: ``(1, 3, resolution, resolution)``.
+    input_shape: tuple[int, ...] | None = None
+
+    @property
+    def example_shape(self) -> tuple[int, ...]:
+        """The NCHW shape the model is traced with: ``input_shape``, else one RGB image."""
+        r = self.resolution
+        return tuple(self.input_shape) if self.input_shape is not None else (1, 3, r, r)
 
 
 def _default_app() -> AppInfo:
