@@ -77,12 +77,10 @@ def _fixed_costs(cases: Sequence[dict[str, Any]], units: list[str]) -> dict[str,
 
 def case_ops(artifact: str, runtime: str, *, threads: int = 1) -> tuple[pd.DataFrame, int]:
     """The op table of a case's artifact with its ``unit`` column, and its partition count."""
-    from edgekit.runtime.placement import litert_placement
-    from edgekit.runtime.tflite_graph import op_table
+    from edgekit.runtime.predict import placed_ops
 
-    ops = op_table(artifact)
-    pl = litert_placement(artifact, runtime, ops, threads=threads)
-    return ops.assign(unit=list(pl.units)), pl.partitions
+    ops, placement = placed_ops(artifact, runtime, threads=threads)
+    return ops.assign(unit=list(placement.units)), placement.partitions
 
 
 def fit_kernel_table(timings: pd.DataFrame, *, runtime: str, precision: str, peak_mac_s: float,

@@ -1,7 +1,8 @@
 """Runtime-aware latency of an artifact: the graph that runs, placed, timed by a runtime table.
 
-``predict_tflite`` reads the ``.tflite`` op table (:mod:`edgekit.runtime.tflite_graph`), places
-it the way this host's LiteRT does (:mod:`edgekit.runtime.placement`) and times every op with the
+``predict_artifact`` reads the artifact's op table (``.tflite``: :mod:`edgekit.runtime.tflite_graph`;
+``.onnx``: :mod:`edgekit.runtime.onnx_graph`), places it the way this host's runtime does
+(:mod:`edgekit.runtime.placement`) and times every op with the
 table's kernel efficiencies and fixed costs (:class:`edgekit.runtime.efficiency.KernelModel`).
 The plain roofline over the same graph and the MACs-only time are kept beside it, so the gain of
 the runtime terms is visible.
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from edgekit.runtime.efficiency import KernelModel
     from edgekit.runtime.placement import Placement
 
-DELEGATE_UNIT = {"litert-xnnpack": "xnnpack", "litert-builtin": "builtin"}
+DELEGATE_UNIT = {"litert-xnnpack": "xnnpack", "litert-builtin": "builtin", "onnxruntime-cpu": "cpu"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,17 +69,30 @@ class RuntimePrediction:
         return self.placement.summary(self.ops["op"], DELEGATE_UNIT.get(self.runtime, ""))
 
 
-def predict_tflite(path: str | os.PathLike[str], model: KernelModel, *, runtime: str,
-                   threads: int = 1) -> RuntimePrediction:
-    """Predict a ``.tflite`` file's latency on a host runtime from a runtime table's model."""
-    import numpy as np
+def placed_ops(path: str | os.PathLike[str], runtime: str, *,
+               threads: int = 1) -> tuple[pd.DataFrame, Placement]:
+    """The op table of an artifact (``.tflite`` or ``.onnx``) and its placement on ``runtime``."""
+    from edgekit.runtime.placement import Placement, litert_placement
 
-    from edgekit.runtime.efficiency import roofline_s
-    from edgekit.runtime.placement import litert_placement
+    if str(path).endswith(".onnx"):
+        from edgekit.runtime.onnx_graph import op_table as onnx_ops
+
+        ops = onnx_ops(path)
+        return ops, Placement(runtime, tuple(ops["unit"]), 0, "runtime")
     from edgekit.runtime.tflite_graph import op_table
 
     ops = op_table(path)
-    pl = litert_placement(path, runtime, ops, threads=threads)
+    return ops, litert_placement(path, runtime, ops, threads=threads)
+
+
+def predict_artifact(path: str | os.PathLike[str], model: KernelModel, *, runtime: str,
+                     threads: int = 1) -> RuntimePrediction:
+    """Predict an artifact's latency on a host runtime from a runtime table's model."""
+    import numpy as np
+
+    from edgekit.runtime.efficiency import roofline_s
+
+    ops, pl = placed_ops(path, runtime, threads=threads)
     ops = model.op_times(ops.assign(unit=list(pl.units)))
     live = ops["unit"].astype(str).to_numpy() != ""
     plain = float(np.sum(roofline_s(ops[live], model.peak_mac_s, model.mem_bytes_s)))
@@ -92,4 +106,4 @@ def predict_tflite(path: str | os.PathLike[str], model: KernelModel, *, runtime:
         missing=missing)
 
 
-__all__ = ["DELEGATE_UNIT", "RuntimePrediction", "predict_tflite"]
+__all__ = ["DELEGATE_UNIT", "RuntimePrediction", "placed_ops", "predict_artifact"]

@@ -1,7 +1,7 @@
 """A validation population predicted from a runtime table alone (no whole-model fitting).
 
 Each measured artifact (the very file that was timed) is read as the graph that runs, placed by
-this host's runtime and timed with the table (:func:`edgekit.runtime.predict.predict_tflite`).
+this host's runtime and timed with the table (:func:`edgekit.runtime.predict.predict_artifact`).
 Beside the table's prediction the same graph's plain roofline (host P and B, no runtime terms)
 is kept, and each model's error is attributed to an op class over the population
 (:mod:`edgekit.validate.attribution`).
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 # The host runtimes a table can predict, as (bench runtime, XNNPACK on).
 HOST_RUNTIMES: dict[str, tuple[str, bool]] = {
     "litert-xnnpack": ("litert", True), "litert-builtin": ("litert", False),
+    "onnxruntime-cpu": ("onnxruntime", True),
 }
 
 
@@ -46,14 +47,14 @@ def predict_population(meas: pd.DataFrame, model: KernelModel, *, runtime: str,
     import numpy as np
     import pandas as pd
 
-    from edgekit.runtime.predict import predict_tflite
+    from edgekit.runtime.predict import predict_artifact
     from edgekit.validate.attribution import attribute_errors
 
     rows: list[dict[str, Any]] = []
     by_class: dict[str, pd.DataFrame] = {}
     missing: set[str] = set()
     for label, artifact in zip(meas["label"], meas["artifact"], strict=True):
-        p = predict_tflite(str(artifact), model, runtime=runtime, threads=threads)
+        p = predict_artifact(str(artifact), model, runtime=runtime, threads=threads)
         pl = p.placement_summary()
         cls = p.by_class()
         by_class[str(label)] = cls
