@@ -1,4 +1,4 @@
-"""``edgekit calibrate``: measure this host as a device profile."""
+"""``edgekit calibrate``: measure this host as a device profile, or a runtime's kernels on it."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ examples:
   edgekit calibrate                         # writes ./host-<hostname>.toml and -int8.toml
   edgekit calibrate --name host-ci --out devices-local
   edgekit roofline mobilenetv4_conv_small --device ./host-ci.toml
+  edgekit calibrate --runtime litert-xnnpack --precision int8 --quick
+  edgekit calibrate --runtime onnxruntime-cpu --threads 2 --table ort-2t.json
 """
 
 
@@ -17,10 +19,20 @@ def register(sub: Any, add_common: Any) -> None:
     p = sub.add_parser("calibrate", help="measure this host's peak MAC/s and memory bandwidth",
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--name", help="profile name (default host-<hostname>)")
-    p.add_argument("--out", default=".", metavar="DIR",
+    p.add_argument("--out", metavar="DIR",
                    help="directory for <name>.toml and <name>-int8.toml (default: current)")
     p.add_argument("--threads", type=int, default=1, help="threads (default 1)")
-    p.add_argument("--quick", action="store_true", help="small, short kernels (rough numbers)")
+    p.add_argument("--quick", action="store_true",
+                   help="small, short kernels (rough numbers); with --runtime the quick subset")
+    p.add_argument("--runtime", metavar="ID",
+                   help="time single-op models in this runtime (litert-xnnpack, litert-builtin, "
+                        "onnxruntime-cpu) and write its runtime table instead of profiles")
+    p.add_argument("--precision", metavar="P",
+                   help="with --runtime: int8 or fp32 (default int8 for litert-*, fp32 for "
+                        "onnxruntime-cpu)")
+    p.add_argument("--table", metavar="PATH",
+                   help="with --runtime: the table to write (default: runtime-tables/"
+                        "<runtime>-<precision>-<threads>t.json under the cache root)")
     p.add_argument("--json", action="store_true", help="print JSON")
     add_common(p)
     p.set_defaults(func=run)
@@ -32,6 +44,15 @@ def run(args: argparse.Namespace) -> int:
     from edgekit.commands._checks import check_output_dir, check_threads
     from edgekit.errors import check_kebab_name
 
+    if args.runtime is not None:
+        return run_runtime(args)
+    for opt in ("precision", "table"):
+        if getattr(args, opt) is not None:
+            from edgekit.errors import ConfigError
+
+            raise ConfigError(f"--{opt} applies with --runtime ID only; add --runtime "
+                              "litert-xnnpack (or another runtime) or leave it out")
+    args.out = args.out if args.out is not None else "."
     name = check_kebab_name(args.name or default_host_name(), "--name")
     check_threads(args.threads)
     check_output_dir(args.out, "--out")
@@ -52,4 +73,70 @@ def run(args: argparse.Namespace) -> int:
     for p in paths:
         print(f"wrote {p}")
     print(f"use it with --device {paths[0]} or --devices-dir {args.out}")
+    return 0
+
+
+def run_runtime(args: argparse.Namespace) -> int:
+    """``--runtime ID``: time the kernel suite in that runtime, fit it, write its runtime table.
+
+    The table is written once, at the end, under a temporary name renamed into place, so an
+    interrupted or failed calibration leaves no table (and keeps any older one).
+    """
+    from edgekit.bench.kernels import calib_runtime, check_toolchain, runtime_versions, suite, \
+        time_cases
+    from edgekit.bench.micro import calibrate_host
+    from edgekit.commands._checks import check_output_file, check_threads
+    from edgekit.commands._output import print_json, print_table
+    from edgekit.errors import ConfigError
+    from edgekit.export.interrupt import interrupt_guard, raise_if_interrupted
+    from edgekit.runtime.table import (RuntimeTable, default_table_path, host_fingerprint,
+                                       now_iso, write_table)
+    from edgekit.validate.measure import log_stderr
+
+    for opt in ("name", "out"):
+        if getattr(args, opt) is not None:
+            raise ConfigError(f"--{opt} applies without --runtime (device profiles); with "
+                              "--runtime the output is --table PATH")
+    rt, prec = calib_runtime(args.runtime, args.precision)
+    threads = check_threads(args.threads)
+    path = args.table or default_table_path(rt.id, prec.value, threads)
+    check_output_file(path, "--table", "table.json")
+    check_toolchain(rt.id, prec)
+    cases = suite(quick=args.quick)
+    with interrupt_guard():
+        log_stderr(f"calibrate {rt.id} {prec.value}, {threads} thread(s): measuring this host's "
+                   "peak MAC rate and bandwidth")
+        host = calibrate_host(threads=threads, quick=True)
+        peak = host.peak_gmac_s_int8 if prec.value == "int8" else host.peak_gmac_s_fp32
+        timings = time_cases(cases, rt.id, prec, threads=threads)
+        from edgekit.fit.kernel_fit import fit_kernel_table
+
+        fit = fit_kernel_table(timings, runtime=rt.id, precision=prec.value,
+                               peak_mac_s=peak * 1e9, mem_bytes_s=host.mem_gb_s * 1e9,
+                               threads=threads)
+        table = RuntimeTable(runtime=rt.id, precision=prec.value, threads=threads, host=host.host,
+                             host_fingerprint=host_fingerprint(), versions=runtime_versions(rt.id),
+                             date=now_iso(), peak_mac_s=peak * 1e9,
+                             mem_bytes_s=host.mem_gb_s * 1e9, timings=timings, fit=fit)
+        raise_if_interrupted()  # the last moment an interrupt can still leave no table
+        written = write_table(table, path)
+    rows = [{"case": r["case"], "op_class": r["op_class"], "median_ms": r["median_s"] * 1e3,
+             "p10_ms": r["p10_s"] * 1e3, "p90_ms": r["p90_s"] * 1e3, "ops": r["ops"]}
+            for r in timings.to_dict(orient="records")]
+    if args.json:
+        print_json({"runtime": rt.id, "precision": prec.value, "threads": threads,
+                    "table": str(written), "peak_mac_s": table.peak_mac_s,
+                    "mem_bytes_s": table.mem_bytes_s, "cases": rows,
+                    "summary": fit.get("summary", [])})
+        return 0
+    print_table([{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}
+                 for r in rows])
+    summary = fit.get("summary", [])
+    if summary:
+        print()
+        print_table([{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}
+                     for r in summary])
+    print(f"\n{len(rows)} kernel cases on {rt.id} {prec.value}, {threads} thread(s); peak "
+          f"{peak:.1f} GMAC/s, bandwidth {host.mem_gb_s:.2f} GB/s ({host.host})")
+    print(f"wrote {written}")
     return 0

@@ -110,7 +110,10 @@ def validation_folders(out_dir: Path) -> list[dict[str, Any]]:
             continue
         rt = meta.get("runtime", "?")
         title = f"{rt} {meta.get('precision', '')}, {meta.get('threads', '?')} thread(s)"
-        if rt == "litert":
+        if meta.get("runtime_table"):
+            title = (f"{meta['runtime_table'].get('runtime', rt)} {meta.get('precision', '')}, "
+                     f"{meta.get('threads', '?')} thread(s), runtime table")
+        elif rt == "litert":
             title += ", XNNPACK" if meta.get("xnnpack") else ", built-in kernels"
         entry: dict[str, Any] = {"folder": folder.name, "title": title, "summary": summary,
                                  "meta": meta, "pred": pred,
@@ -141,14 +144,36 @@ def _validation_section(v: dict[str, Any], made_now: bool) -> list[str]:
                   "Predicted against measured latency for every entry, log-log, with the ±25% "
                   "band shaded: points inside the band are predicted within 25%.", ""]
     pred = v["pred"]
-    col = next((c for c in ("roofline_loo_ms", "calibrated_ms") if pred is not None and c in pred),
-               None)
+    table = meta.get("runtime_table")
+    if table:
+        lines += [f"The runtime table: {table.get('cases', '?')} micro-benchmark cases measured "
+                  f"{table.get('date', '?')} on {table.get('host', '?')} (fingerprint "
+                  f"`{table.get('host_fingerprint', '?')}`); the models are predicted from it "
+                  "alone, with no whole-model fitting. The fitted rows beside it are the "
+                  "whole-model fits (leave-one-out), reported separately."
+                  + (f" Op types with no table entry (plain roofline): "
+                     f"{', '.join(table['missing_ops'])}." if table.get("missing_ops") else ""),
+                  ""]
+    col = next((c for c in ("table_ms", "roofline_loo_ms", "calibrated_ms")
+                if pred is not None and c in pred), None)
     if col is not None and len(pred):
         err = (100 * (pred[col] / pred["latency_ms"] - 1)).rename("error_pct")
         worst = pred.assign(error_pct=err).reindex(err.abs().sort_values(ascending=False).index)
+        extra = [c for c in ("error_class", "error_class_share", "fallback_ops") if c in pred]
         lines += [f"Where it fails: the largest errors of `{col.removesuffix('_ms')}` "
-                  "(positive = predicted slower than measured):", "",
-                  _md(worst[["label", "latency_ms", col, "error_pct"]].head(5)), ""]
+                  "(positive = predicted slower than measured)"
+                  + ("; `error_class` is the op class the error is attributed to over the "
+                     "population (regression of log error on class time shares)" if extra else "")
+                  + ":", "",
+                  _md(worst[["label", "latency_ms", col, "error_pct", *extra]].head(6)), ""]
+    placement = meta.get("placement") or []
+    if placement:
+        cut = [r for r in placement if r.get("fallback_ops")]
+        lines += [f"Placement: {len(placement) - len(cut)} of {len(placement)} models run "
+                  "entirely on the runtime's main unit; the others, with the op types that fall "
+                  "back (read from the runtime itself):", ""]
+        if cut:
+            lines += [_md(pd.DataFrame(cut)), ""]
     failed = meta.get("failed") or []
     if failed:
         lines += ["Entries the runtime could not run (left out of the statistics):", "",

@@ -60,7 +60,7 @@ class RuntimeTable:
     date: str
     peak_mac_s: float
     mem_bytes_s: float
-    timings: pd.DataFrame = field(repr=False)
+    timings: pd.DataFrame = field(repr=False, compare=False)
     fit: dict[str, Any] = field(repr=False)
 
 
@@ -104,12 +104,27 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
     return json.loads(df.to_json(orient="records"))
 
 
+def _plain(obj: Any) -> Any:
+    """``obj`` with numpy scalars as Python numbers and NaN/inf as ``None`` (strict JSON)."""
+    import math
+
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if hasattr(obj, "item") and callable(obj.item) and getattr(obj, "ndim", 1) == 0:
+        obj = obj.item()  # a numpy scalar
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
 def write_table(table: RuntimeTable, path: str | os.PathLike[str]) -> Path:
     """Write ``table`` as JSON: a temporary file beside ``path``, renamed into place."""
     dest = Path(path)
-    doc = {"schema": SCHEMA, **{f: getattr(table, f) for f in _FIELDS if f != "timings"},
-           "timings": _records(table.timings)}
-    text = json.dumps(doc, indent=1, sort_keys=False, allow_nan=False) + "\n"
+    doc = _plain({"schema": SCHEMA, **{f: getattr(table, f) for f in _FIELDS if f != "timings"},
+                  "timings": _records(table.timings)})
+    text = json.dumps(doc, indent=1, allow_nan=False, default=str) + "\n"
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
     try:

@@ -1,0 +1,339 @@
+"""Kernel micro-benchmarks: the suite, case artifacts, runtime tables, ``calibrate --runtime``."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from edgekit.bench import kernels
+from edgekit.bench.kernels import KernelCase, calib_runtime, case_artifact, get_case, suite
+from edgekit.cli import main
+from edgekit.errors import ConfigError, ExportError, ToolchainMissingError, UnknownNameError
+from edgekit.roofline.opclass import OpClass
+from edgekit.runtime import table as rtable
+from edgekit.runtime.table import (RuntimeTable, check_table, default_table_path,
+                                   host_fingerprint, read_table, write_table)
+
+ALL = suite()
+
+
+# --- the suite -----------------------------------------------------------------------------------
+def test_names_unique_and_quick_subset_covers_every_class() -> None:
+    names = [c.name for c in ALL]
+    assert len(set(names)) == len(names)
+    quick = suite(quick=True)
+    assert 12 <= len(quick) <= 20 and set(quick) <= set(ALL)
+    work_classes = set(OpClass) - {OpClass.CONSTANT}
+    assert {c.op_class for c in ALL} == work_classes
+    assert {c.op_class for c in quick} == work_classes
+    assert {c.param("n") for c in ALL if c.kind == "chain"} == {1, 4, 16}
+    assert any(c.kind == "partition_chain" for c in quick)
+    assert all(c.fixed_cost == (c.kind in ("chain", "partition_chain")) for c in ALL)
+
+
+def test_suite_sweeps_the_shapes_that_matter() -> None:
+    dw = [c for c in ALL if c.op_class == OpClass.DEPTHWISE]
+    assert {c.param("k") for c in dw if c.param("stride") == 1} >= {3, 5, 7, 9, 13, 31}
+    assert len({c.input_shape for c in dw if c.param("k") == 31}) >= 2
+    assert any(c.param("stride") == 2 for c in dw)
+    dense = [c for c in ALL if c.op_class == OpClass.DENSE_CONV]
+    assert {(c.param("k"), c.param("stride")) for c in dense} >= {(1, 1), (3, 1), (3, 2)}
+    assert {c.kind for c in ALL if c.op_class == OpClass.MATMUL} == {"bmm_qk", "bmm_av"}
+    acts = {c.param("fn") for c in ALL if c.kind == "act"}
+    assert acts >= {"gelu_erf", "gelu_tanh", "hardswish", "sigmoid", "relu6"}
+
+
+@pytest.mark.parametrize("case", ALL, ids=[c.name for c in ALL])
+def test_case_module_runs_and_is_deterministic(case: KernelCase) -> None:
+    import torch
+
+    a, b = case.module(), case.module()
+    assert not a.training
+    sa, sb = a.state_dict(), b.state_dict()
+    assert sa.keys() == sb.keys()
+    for k in sa:
+        torch.testing.assert_close(sa[k], sb[k], rtol=0, atol=0)
+    x = case.example()
+    assert tuple(x.shape) == case.input_shape
+    with torch.no_grad():
+        y = a(x)
+    assert torch.isfinite(y).all()
+    torch.testing.assert_close(y, b(x).detach(), rtol=0, atol=0)
+    # The case's seed is its own: the caller's RNG stream is untouched.
+    before = torch.random.get_rng_state()
+    case.module()
+    assert torch.equal(before, torch.random.get_rng_state())
+
+
+def test_get_case_did_you_mean() -> None:
+    with pytest.raises(UnknownNameError, match="did you mean 'chain_add_mul_n4'"):
+        get_case("chain_add_mul_n5")
+
+
+# --- runtimes ------------------------------------------------------------------------------------
+def test_calib_runtime_defaults_and_bad_values() -> None:
+    assert calib_runtime("litert-xnnpack")[1].value == "int8"
+    assert calib_runtime("onnxruntime-cpu")[1].value == "fp32"
+    assert calib_runtime("litert-builtin", "FP32")[1].value == "fp32"
+    with pytest.raises(UnknownNameError, match="did you mean 'litert-xnnpack'"):
+        calib_runtime("litert-xnnpak")
+    with pytest.raises(ConfigError, match="litert-gpu cannot be measured on this host; choose "
+                                          "litert-xnnpack, litert-builtin, onnxruntime-cpu"):
+        calib_runtime("litert-gpu")
+    with pytest.raises(ConfigError, match="--precision int8 is not measured for --runtime "
+                                          "onnxruntime-cpu; choose fp32"):
+        calib_runtime("onnxruntime-cpu", "int8")
+
+
+# --- artifacts -----------------------------------------------------------------------------------
+@pytest.mark.toolchain("tflite")
+def test_case_artifact_round_trip_and_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from edgekit.export.registry import get_exporter
+
+    case = get_case("chain_add_mul_n4")
+    path = case_artifact(case, "tflite", "int8", cache_dir=tmp_path)
+    assert path.is_file() and path.parent == tmp_path
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary files left
+    exporter = get_exporter("tflite")
+    ops = {r.op: r.count for r in exporter.inventory(path).ops}
+    assert ops.get("ADD") == 2 and ops.get("MUL") == 2 and "TRANSPOSE" not in ops, ops
+    runner = exporter.load(path, threads=1, delegates=False)
+    assert runner.inputs[0].shape == (1, 4, 4, 8) and runner.inputs[0].dtype == "int8"
+
+    def no_export(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a cached case was exported again")
+
+    monkeypatch.setattr(type(exporter), "convert", no_export)
+    assert case_artifact(case, "tflite", "int8", cache_dir=tmp_path) == path
+    with pytest.raises(ExportError, match="exported again"):  # another precision: another file
+        case_artifact(case, "tflite", "fp32", cache_dir=tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # the failed export left nothing
+
+
+@pytest.mark.toolchain("onnx")
+def test_case_artifact_onnx_takes_the_case_shape(tmp_path: Path) -> None:
+    from edgekit.export.registry import get_exporter
+
+    case = get_case("layernorm_c512_t49")
+    path = case_artifact(case, "onnx", "fp32", cache_dir=tmp_path)
+    ins, _ = get_exporter("onnx").io(path)
+    assert ins[0].shape == case.input_shape
+
+
+# --- runtime tables ------------------------------------------------------------------------------
+def _table(**changes: object) -> RuntimeTable:
+    timings = pd.DataFrame([
+        {"case": "chain_add_mul_n1", "op_class": "elementwise", "median_s": 1.5e-5, "k": None},
+        {"case": "conv3x3_s1_c128_128_h28", "op_class": "dense_conv", "median_s": 2e-3, "k": 3}])
+    t = RuntimeTable(runtime="litert-xnnpack", precision="int8", threads=1, host="a host",
+                     host_fingerprint=host_fingerprint(),
+                     versions=kernels.runtime_versions("litert-xnnpack"),
+                     date="2026-01-01T00:00:00+00:00", peak_mac_s=4e10, mem_bytes_s=1e10,
+                     timings=timings, fit={"summary": [{"case": "x", "eta": 0.5}], "fixed": {}})
+    return dataclasses.replace(t, **changes)
+
+
+def test_table_json_is_strict(tmp_path: Path) -> None:
+    import numpy as np
+
+    t = _table(fit={"eta": float("nan"), "n": np.int64(3), "points": [np.float32(0.5)]})
+    back = read_table(write_table(t, tmp_path / "t.json"))
+    assert back.fit == {"eta": None, "n": 3, "points": [0.5]}
+
+
+def test_table_round_trip(tmp_path: Path) -> None:
+    t = _table()
+    path = write_table(t, tmp_path / "sub" / "t.json")
+    assert [p.name for p in path.parent.iterdir()] == ["t.json"]
+    back = read_table(path)
+    assert back == t  # every field but the timings, compared next
+    pd.testing.assert_frame_equal(back.timings, t.timings, check_dtype=False)
+    assert check_table(back, runtime="litert-xnnpack", precision="int8",
+                       allow_foreign=False) == []
+
+
+def test_default_table_path() -> None:
+    p = default_table_path("litert-builtin", "fp32", 2)
+    assert p.parent.name == "runtime-tables" and p.name == "litert-builtin-fp32-2t.json"
+
+
+@pytest.mark.parametrize("text", [None, "{not json", "[]", '{"schema": 1}'])
+def test_read_table_bad_file(tmp_path: Path, text: str | None) -> None:
+    path = tmp_path / "t.json"
+    if text is not None:
+        path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=f"runtime table '{path}'"):
+        read_table(path)
+
+
+def test_check_table_refuses_foreign_tables() -> None:
+    foreign = _table(host_fingerprint="0123456789ab",
+                     versions={**_table().versions, "ai-edge-litert": "0.0.1"})
+    with pytest.raises(ConfigError) as err:
+        check_table(foreign, runtime="litert-xnnpack", precision="int8", allow_foreign=False)
+    msg = str(err.value)
+    assert f"host fingerprint {host_fingerprint()} here vs 0123456789ab in the table" in msg
+    assert "ai-edge-litert" in msg and "vs 0.0.1 in the table" in msg
+    assert "pass --allow-foreign-table to use it anyway" in msg
+    warnings = check_table(foreign, runtime="litert-xnnpack", precision="int8",
+                           allow_foreign=True)
+    assert len(warnings) == 2 and all("--allow-foreign-table" in w for w in warnings)
+    with pytest.raises(ConfigError, match="is for litert-xnnpack int8, but litert-builtin int8"):
+        check_table(_table(), runtime="litert-builtin", precision="int8", allow_foreign=True)
+    # edgekit's own version is recorded, not compared
+    newer = _table(versions={**_table().versions, "edgekit": "99.0"})
+    assert check_table(newer, runtime="litert-xnnpack", precision="int8", allow_foreign=False) == []
+
+
+def test_host_fingerprint_is_short_and_stable() -> None:
+    assert host_fingerprint() == rtable.host_fingerprint() and len(host_fingerprint()) == 12
+
+
+# --- the CLI -------------------------------------------------------------------------------------
+BAD = [
+    (["calibrate", "--runtime", "litert-xnnpak"], "did you mean 'litert-xnnpack'?"),
+    (["calibrate", "--runtime", "litert-xnnpack", "--precision", "fp16"],
+     "--precision fp16 is not measured for --runtime litert-xnnpack; choose int8, fp32"),
+    (["calibrate", "--runtime", "litert-xnnpack", "--precision", "fp64"],
+     "unknown precision 'fp64'"),
+    (["calibrate", "--runtime", "litert-gpu"], "cannot be measured on this host"),
+    (["calibrate", "--runtime", "litert-xnnpack", "--name", "host-x"],
+     "--name applies without --runtime"),
+    (["calibrate", "--precision", "int8"], "--precision applies with --runtime ID only"),
+    (["calibrate", "--runtime", "onnxruntime-cpu", "--threads", "100000"], "--threads must be"),
+]
+
+
+@pytest.mark.parametrize(("argv", "message"), BAD, ids=[" ".join(a[1:]) for a, _ in BAD])
+def test_calibrate_runtime_bad_input(argv: list[str], message: str,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("edgekit: error: ") and err.count("\n") == 1, err
+    assert message in err, err
+
+
+def test_calibrate_runtime_missing_toolchain(monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    rt = kernels.CALIB_RUNTIMES["onnxruntime-cpu"]
+    monkeypatch.setitem(kernels.CALIB_RUNTIMES, "onnxruntime-cpu", dataclasses.replace(
+        rt, modules=(("edgekit_no_such_module", "no-such-runtime"),)))
+    monkeypatch.setattr(type(_exporter("onnx")), "check_toolchain", lambda self, p: None)
+    with pytest.raises(ToolchainMissingError, match=r"needs 'no-such-runtime'.*edgekit\[onnx\]"):
+        kernels.check_toolchain("onnxruntime-cpu", calib_runtime("onnxruntime-cpu")[1])
+    assert main(["calibrate", "--runtime", "onnxruntime-cpu"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "edgekit[onnx]" in err, err
+
+
+def _exporter(fmt: str) -> object:
+    from edgekit.export.registry import get_exporter
+
+    return get_exporter(fmt)
+
+
+def _fake_timings(cases: list[KernelCase], *args: object, **kwargs: object) -> pd.DataFrame:
+    return pd.DataFrame([{"case": c.name, "kind": c.kind, "op_class": c.op_class,
+                          "fixed_cost": c.fixed_cost, "artifact": f"/nowhere/{c.name}",
+                          "median_s": 1e-4, "p10_s": 9e-5, "p90_s": 2e-4, "runs": 9,
+                          "ops": "ADD:1", "n_ops": 1, "partitions": 1} for c in cases])
+
+
+@pytest.fixture
+def fake_measurement(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, object]]:
+    """calibrate --runtime without exporting or timing kernels: fake timings and fit."""
+    from edgekit.fit import kernel_fit
+
+    calls: list[dict[str, object]] = []
+    monkeypatch.setattr(kernels, "check_toolchain", lambda rt, p: None)
+    monkeypatch.setattr(kernels, "time_cases", _fake_timings)
+
+    def fit(timings: pd.DataFrame, **kw: object) -> dict[str, object]:
+        calls.append(kw)
+        return {"summary": [{"case": timings["case"].iloc[0], "eta": 0.25}]}
+
+    monkeypatch.setattr(kernel_fit, "fit_kernel_table", fit)
+    return calls
+
+
+def test_calibrate_runtime_writes_table(tmp_path: Path, fake_measurement: list[dict[str, object]],
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "tables" / "x.json"
+    assert main(["calibrate", "--runtime", "litert-builtin", "--quick", "--table", str(out)]) == 0
+    stdout = capsys.readouterr().out
+    assert f"wrote {out}" in stdout and "chain_add_mul_n1" in stdout
+    t = read_table(out)
+    assert (t.runtime, t.precision, t.threads) == ("litert-builtin", "int8", 1)
+    assert len(t.timings) == len(suite(quick=True)) and t.fit["summary"][0]["eta"] == 0.25
+    assert t.peak_mac_s > 0 and t.mem_bytes_s > 0
+    assert fake_measurement[0]["runtime"] == "litert-builtin"
+    assert fake_measurement[0]["peak_mac_s"] == t.peak_mac_s
+
+
+def test_calibrate_runtime_json(tmp_path: Path, fake_measurement: list[dict[str, object]],
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "x.json"
+    assert main(["calibrate", "--runtime", "onnxruntime-cpu", "--quick", "--table", str(out),
+                 "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["precision"] == "fp32" and doc["table"] == str(out) and doc["cases"]
+
+
+def test_interrupted_calibrate_leaves_no_table(tmp_path: Path,
+                                               fake_measurement: list[dict[str, object]],
+                                               monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    def interrupted(*args: object, **kwargs: object) -> pd.DataFrame:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(kernels, "time_cases", interrupted)
+    out = tmp_path / "x.json"
+    assert main(["calibrate", "--runtime", "litert-xnnpack", "--quick", "--table", str(out)]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_interrupted_write_keeps_the_old_table(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_table(_table(), tmp_path / "t.json")
+    before = path.read_bytes()
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(rtable.os, "replace", boom)
+    with pytest.raises(KeyboardInterrupt):
+        write_table(_table(threads=2), path)
+    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["t.json"]
+
+
+# --- real exports (slow) -------------------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.toolchain("tflite")
+def test_quick_suite_int8_artifacts_hold_their_op(tmp_path: Path) -> None:
+    """Every quick case converts, and (but for the transpose case) without layout transposes."""
+    from edgekit.export.registry import get_exporter
+
+    exporter = get_exporter("tflite")
+    for case in suite(quick=True):
+        path = case_artifact(case, "tflite", "int8", cache_dir=tmp_path)
+        ops = {r.op for r in exporter.inventory(path).ops}
+        if case.param("fn") != "transpose" and case.kind not in ("bmm_qk",):
+            assert "TRANSPOSE" not in ops, (case.name, ops)
+
+
+@pytest.mark.slow
+@pytest.mark.toolchain("tflite")
+def test_time_cases_rows(tmp_path: Path) -> None:
+    cases = [get_case("chain_add_mul_n1"), get_case("partition_fc_softmax_n4")]
+    lines: list[str] = []
+    df = kernels.time_cases(cases, "litert-xnnpack", "int8", min_time_s=0.01, rounds=2,
+                            progress=lines.append, cache_dir=tmp_path)
+    assert list(df["case"]) == [c.name for c in cases]
+    assert (df["median_s"] > 0).all() and (df["p10_s"] <= df["p90_s"]).all()
+    assert df.loc[1, "partitions"] > df.loc[0, "partitions"]  # int8 SOFTMAX falls off XNNPACK
+    assert any(line.startswith("[time 4/4]") for line in lines)
