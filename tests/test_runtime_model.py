@@ -182,3 +182,46 @@ def test_fit_recovers_known_costs_and_efficiencies() -> None:
     assert etas["hs"] == pytest.approx(0.05, rel=0.02)
     assert not math.isnan(sum(etas.values()))
     assert np.isfinite([r["measured_ms"] for r in fit["summary"]]).all()
+
+
+@pytest.mark.toolchain("tflite")
+def test_predict_artifact_adds_up(hswish_int8: Path) -> None:
+    """The prediction of a real .tflite is invoke + per-op (dispatch + kernel) + partitions."""
+    from edgekit.runtime.predict import predict_artifact
+
+    fit = {"fixed": {"invoke_s": 5e-6, "per_op_s": {"xnnpack": 1e-6, "builtin": 2e-6},
+                     "per_partition_s": 3e-6},
+           "points": [{"op": "CONV_2D", "op_class": "dense_conv", "unit": "xnnpack", "kernel": 3,
+                       "stride": 1, "cin": 16, "cout": 16, "spatial": 256, "eta": 0.25}]}
+    m = KernelModel(fit, peak_mac_s=1e9, mem_bytes_s=1e9)
+    p = predict_artifact(hswish_int8, m, runtime="litert-xnnpack")
+    live = p.ops[p.ops["unit"] != ""]
+    assert p.latency_s == pytest.approx(5e-6 + live["time_s"].sum() + 2 * 3e-6)
+    conv = p.ops[p.ops["op"] == "CONV_2D"]
+    assert (conv["eta_source"] == "op").all() and np.allclose(conv["eta"], 0.25)
+    # no point for DEPTHWISE_CONV_2D: its class has none either, so the plain roofline, and so
+    # for HARD_SWISH (on builtin); both are reported as missing
+    assert set(p.missing) == {"DEPTHWISE_CONV_2D", "HARD_SWISH"}
+    assert p.plain_roofline_s < p.latency_s
+    assert p.placement_summary()["fallback_ops"] == {"HARD_SWISH": 1}
+
+
+def test_error_attribution_finds_the_mispredicted_class() -> None:
+    """Models spending more predicted time in 'matmul' miss by more: matmul is to blame."""
+    from edgekit.validate.attribution import attribute_errors
+
+    rng = np.random.default_rng(0)
+    labels, by_class, pred, meas = [], {}, [], []
+    for i in range(12):
+        share = rng.uniform(0.0, 0.8)
+        conv_s, mm_s = 1.0 - share, share
+        lbl = f"m{i}"
+        labels.append(lbl)
+        by_class[lbl] = pd.DataFrame({"op_class": ["dense_conv", "matmul"],
+                                      "time_s": [conv_s, mm_s]})
+        pred.append(conv_s + mm_s)
+        meas.append(conv_s + 3.0 * mm_s)  # matmul really takes 3x its prediction
+    att = attribute_errors(labels, by_class, np.array(pred), np.array(meas))
+    heavy = att[[by_class[lbl]["time_s"].iloc[1] > 0.2 for lbl in labels]]
+    assert (heavy["error_class"] == "matmul").all()
+    assert (heavy["error_class_delta_pct"] > 50).all()

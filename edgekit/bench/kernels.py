@@ -261,6 +261,17 @@ def _builders() -> dict[str, Callable[[tuple[int, ...], dict[str, Any]], nn.Modu
         d = p["dim"]  # NHWC view (B, heads, N, N) is A; V = its first d columns (a SLICE)
         return Op(lambda s, x: x @ x[..., :d], True)
 
+    def fc_act(shape: tuple[int, ...], p: dict[str, Any]) -> nn.Module:
+        # Mobile-MQA (MobileNetV4 hybrids): queries of all heads (1, n, d) against one shared
+        # key set (m, d), both activations: litert-torch lowers it to a FULLY_CONNECTED whose
+        # weight operand is an activation. NHWC view (1, 1, n, d); K = the first m queries.
+        m = p["m"]
+
+        def fwd(s: Any, x: torch.Tensor) -> torch.Tensor:
+            q = x.reshape(1, x.shape[2], x.shape[3])
+            return F.linear(q, q[0, :m, :])
+        return Op(fwd, True)
+
     def softmax(shape: tuple[int, ...], p: dict[str, Any]) -> nn.Module:
         return Op(lambda s, x: torch.softmax(x, dim=-1), True)  # over keys of (B, h, N, N)
 
@@ -314,7 +325,7 @@ def _builders() -> dict[str, Callable[[tuple[int, ...], dict[str, Any]], nn.Modu
     def partition_chain(shape: tuple[int, ...], p: dict[str, Any]) -> nn.Module:
         return PartitionChain(shape[1], p["n"])
 
-    return {"conv": conv, "linear": linear, "bmm_qk": bmm_qk, "bmm_av": bmm_av,
+    return {"conv": conv, "linear": linear, "bmm_qk": bmm_qk, "bmm_av": bmm_av, "fc_act": fc_act,
             "softmax": softmax, "layernorm": layernorm, "act": act, "elementwise": elementwise,
             "mean": mean, "pool": pool, "movement": movement, "resize": resize, "chain": chain,
             "partition_chain": partition_chain}
@@ -328,7 +339,11 @@ def _conv_cases() -> list[KernelCase]:
              (1, 1, 160, 480, 7, False), (1, 2, 64, 128, 56, False),
              (3, 1, 32, 32, 112, False), (3, 1, 64, 64, 56, False), (3, 1, 128, 128, 28, True),
              (3, 1, 256, 256, 14, False), (3, 1, 512, 512, 7, False),
-             (3, 2, 16, 32, 112, False), (3, 2, 64, 128, 56, False), (3, 2, 128, 256, 28, False)]
+             (3, 2, 16, 32, 112, False), (3, 2, 64, 128, 56, False), (3, 2, 128, 256, 28, False),
+             # stems on the RGB image (3 input channels), at 224 and at 384 (MobileNetV4-L)
+             (3, 2, 3, 32, 224, False), (3, 2, 3, 24, 384, False),
+             # large feature maps of 384-px models and wide late stages
+             (1, 1, 48, 96, 96, False), (3, 1, 96, 96, 48, False), (1, 1, 960, 1280, 7, False)]
     for k, s, cin, cout, h, quick in dense:
         out.append(KernelCase(f"conv{k}x{k}_s{s}_c{cin}_{cout}_h{h}", OpClass.DENSE_CONV,
                               (1, cin, h, h), (("kind", "conv"), ("k", k), ("stride", s),
@@ -336,8 +351,8 @@ def _conv_cases() -> list[KernelCase]:
                               quick))
     # (k, stride, c, h, quick): MobileNet 3x3/5x5, ConvNeXt 7x7, RepLKNet 13x13 and 31x31
     dw = [(3, 1, 32, 112, False), (3, 1, 144, 56, False), (3, 1, 192, 28, True),
-          (3, 1, 384, 14, False), (3, 1, 512, 7, False),
-          (5, 1, 72, 56, False), (5, 1, 120, 28, False), (5, 1, 240, 14, False),
+          (3, 1, 384, 14, False), (3, 1, 512, 7, False), (3, 1, 96, 96, False),
+          (5, 1, 72, 56, False), (5, 1, 192, 48, False), (5, 1, 120, 28, False), (5, 1, 240, 14, False),
           (5, 1, 480, 7, False),
           (7, 1, 96, 56, False), (7, 1, 192, 28, False), (7, 1, 384, 14, False),
           (7, 1, 512, 7, False),
@@ -377,6 +392,11 @@ def _token_cases() -> list[KernelCase]:
         out.append(KernelCase(f"bmm_av_h{heads}_t{n}_d{d}", OpClass.MATMUL, (1, n, heads, n),
                               (("kind", "bmm_av"), ("heads", heads), ("tokens", n), ("dim", d)),
                               False))
+    # (queries x heads, shared keys, head dim): MobileNetV4 hybrid Mobile-MQA at 256 and 384 px
+    for n, m, d, quick in [(1024, 64, 64, True), (256, 16, 64, False), (2304, 144, 64, False),
+                           (576, 36, 96, False)]:
+        out.append(KernelCase(f"fc_act_n{n}_m{m}_d{d}", OpClass.MATMUL, (1, d, 1, n),
+                              (("kind", "fc_act"), ("tokens", n), ("m", m), ("dim", d)), quick))
     for c, h, quick in [(64, 56, False), (192, 28, True), (384, 14, False), (512, 7, False)]:
         out.append(KernelCase(f"layernorm_c{c}_t{h * h}", OpClass.NORM, (1, c, h, h),
                               (("kind", "layernorm"), ("c", c), ("tokens", h * h)), quick))

@@ -33,6 +33,9 @@ def register(sub: Any, add_common: Any) -> None:
     p.add_argument("--table", metavar="PATH",
                    help="with --runtime: the table to write (default: runtime-tables/"
                         "<runtime>-<precision>-<threads>t.json under the cache root)")
+    p.add_argument("--refit", action="store_true",
+                   help="with --runtime: re-fit the existing table's timings (no new "
+                        "measurements), e.g. after an edgekit update")
     p.add_argument("--json", action="store_true", help="print JSON")
     add_common(p)
     p.set_defaults(func=run)
@@ -102,6 +105,8 @@ def run_runtime(args: argparse.Namespace) -> int:
     path = args.table or default_table_path(rt.id, prec.value, threads)
     check_output_file(path, "--table", "table.json")
     check_toolchain(rt.id, prec)
+    if args.refit:
+        return _refit(path, rt.id, prec.value, threads)
     cases = suite(quick=args.quick)
     with interrupt_guard():
         log_stderr(f"calibrate {rt.id} {prec.value}, {threads} thread(s): measuring this host's "
@@ -139,4 +144,30 @@ def run_runtime(args: argparse.Namespace) -> int:
     print(f"\n{len(rows)} kernel cases on {rt.id} {prec.value}, {threads} thread(s); peak "
           f"{peak:.1f} GMAC/s, bandwidth {host.mem_gb_s:.2f} GB/s ({host.host})")
     print(f"wrote {written}")
+    return 0
+
+
+def _refit(path: Any, runtime: str, precision: str, threads: int) -> int:
+    """Re-fit a stored table's timings with this edgekit's fit; the measurements stay."""
+    import dataclasses
+    from pathlib import Path
+
+    from edgekit.errors import ConfigError
+    from edgekit.fit.kernel_fit import fit_kernel_table
+    from edgekit.runtime.table import read_table, write_table
+
+    if not Path(path).is_file():
+        raise ConfigError(f"--refit needs an existing runtime table, but '{path}' does not exist; "
+                          f"run edgekit calibrate --runtime {runtime} --precision {precision} "
+                          "first")
+    table = read_table(path)
+    if (table.runtime, table.precision, table.threads) != (runtime, precision, threads):
+        raise ConfigError(f"'{path}' is a table of {table.runtime} {table.precision} with "
+                          f"{table.threads} thread(s), not {runtime} {precision} with {threads}")
+    fit = fit_kernel_table(table.timings, runtime=runtime, precision=precision,
+                           peak_mac_s=table.peak_mac_s, mem_bytes_s=table.mem_bytes_s,
+                           threads=threads)
+    written = write_table(dataclasses.replace(table, fit=fit), path)
+    print(f"re-fit {len(table.timings)} cases of {runtime} {precision} ({table.date}); "
+          f"wrote {written}")
     return 0

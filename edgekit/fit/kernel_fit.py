@@ -16,8 +16,8 @@ The fit, in two steps:
 1. **Fixed costs** ``O`` (per invoke), ``c_u`` (per op on each unit) and ``c_p`` (per partition):
    non-negative least squares over the cases whose plain-roofline work is negligible (chains of
    tiny ops, alternating placements), ``T = O + sum_u n_u c_u + n_p c_p``.
-2. **Efficiency points**: in every other case the op with the largest roofline time is the one
-   measured; what the case took beyond the fixed costs and the other ops' predicted time is that
+2. **Efficiency points**: in every other case the op of the case's op class with the largest
+   roofline time is the one measured; what the case took beyond the fixed costs and the other ops' predicted time is that
    op's time, and ``eta = roofline time / that time``. Each point keeps the op's shape features.
 
 An op is then predicted from the points of its own TFLite op type and unit (else its op class
@@ -83,6 +83,13 @@ def case_ops(artifact: str, runtime: str, *, threads: int = 1) -> tuple[pd.DataF
     return ops.assign(unit=list(placement.units)), placement.partitions
 
 
+def _measured_op(ops: pd.DataFrame, roof: np.ndarray, op_class: str) -> int:
+    """The op a case measures: the one of the case's op class with the largest roofline time
+    (a stride-2 convolution's PAD can move more bytes than the convolution), else the largest."""
+    mine = (ops["op_class"].astype(str) == op_class).to_numpy()
+    return int(np.argmax(np.where(mine, roof, -1.0))) if mine.any() else int(np.argmax(roof))
+
+
 def fit_kernel_table(timings: pd.DataFrame, *, runtime: str, precision: str, peak_mac_s: float,
                      mem_bytes_s: float, threads: int = 1,
                      graph: Callable[[str], tuple[pd.DataFrame, int]] | None = None,
@@ -112,7 +119,7 @@ def fit_kernel_table(timings: pd.DataFrame, *, runtime: str, precision: str, pea
         fixed_cost = (bool(row["fixed_cost"]) if "fixed_cost" in row
                       else float(roof.sum()) < TINY_WORK_SHARE * float(row["median_s"]))
         cases.append({"case": str(row["case"]), "median_s": float(row["median_s"]),
-                      "fixed_cost": fixed_cost,
+                      "fixed_cost": fixed_cost, "op_class": str(row.get("op_class", "")),
                       "ops": live, "roof": roof, "work_s": float(roof.sum()),
                       "partitions": int(partitions),
                       "n_unit": live["unit"].value_counts().to_dict()})
@@ -129,7 +136,7 @@ def fit_kernel_table(timings: pd.DataFrame, *, runtime: str, precision: str, pea
             if c["case"] in tiny or not len(c["ops"]):
                 continue
             ops = c["ops"]
-            main = int(np.argmax(c["roof"]))
+            main = _measured_op(ops, c["roof"], c["op_class"])
             times = model.op_times(ops) if step == 2 else ops.assign(
                 time_s=c["roof"] + [model.per_op_s.get(u, 0.0) for u in ops["unit"]])
             others = float(times["time_s"].sum() - times["time_s"].iloc[main])
