@@ -42,7 +42,7 @@ def test_suite_sweeps_the_shapes_that_matter() -> None:
     assert any(c.param("stride") == 2 for c in dw)
     dense = [c for c in ALL if c.op_class == OpClass.DENSE_CONV]
     assert {(c.param("k"), c.param("stride")) for c in dense} >= {(1, 1), (3, 1), (3, 2)}
-    assert {c.kind for c in ALL if c.op_class == OpClass.MATMUL} == {"bmm_qk", "bmm_av"}
+    assert {c.kind for c in ALL if c.op_class == OpClass.MATMUL} == {"bmm_qk", "bmm_av", "fc_act"}
     acts = {c.param("fn") for c in ALL if c.kind == "act"}
     assert acts >= {"gelu_erf", "gelu_tanh", "hardswish", "sigmoid", "relu6"}
 

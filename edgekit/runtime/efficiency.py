@@ -7,8 +7,8 @@ Per op ``i`` placed on unit ``u(i)`` (:mod:`edgekit.runtime.placement`):
 and per invoke ``T = O + sum_i t_i + n_partitions * c_p`` (``roofline_time_s``, the one formula).
 ``P`` and ``B`` are the host's measured peak MAC rate and bandwidth; ``eta_i`` comes from the
 table's efficiency points (:mod:`edgekit.fit.kernel_fit` fits them from micro-benchmarks): those
-of op ``i``'s own TFLite op type and unit (else its op class on that unit, else its type on any
-unit), by inverse-distance weighting of ``log eta`` over the nearest points in the space of shape
+of op ``i``'s own op type, op class and unit (a grouped CONV_2D is not a dense one; else its op
+class on that unit, else its type and class on any unit), by inverse-distance weighting of ``log eta`` over the nearest points in the space of shape
 features (:data:`FEATURES`, log2). An op with no point is predicted by the plain roofline
 (``eta = 1``; its ``eta_source`` is ``none``).
 """
@@ -78,9 +78,9 @@ class KernelModel:
         p_cls = self.points["op_class"].to_numpy(str)
         for i, (op, unit, cls) in enumerate(zip(ops["op"].astype(str), ops["unit"].astype(str),
                                                 ops["op_class"].astype(str), strict=True)):
-            for label, mask in (("op", (p_op == op) & (p_unit == unit)),
+            for label, mask in (("op", (p_op == op) & (p_cls == cls) & (p_unit == unit)),
                                 ("class", (p_cls == cls) & (p_unit == unit)),
-                                ("op-any-unit", p_op == op)):
+                                ("op-any-unit", (p_op == op) & (p_cls == cls))):
                 if mask.any():
                     idx = np.flatnonzero(mask)
                     d = np.sqrt(((self._pf[idx] - feats[i]) ** 2).sum(axis=1))
