@@ -106,8 +106,24 @@ class RuntimeCosts(_Strict):
 
     per_op_us: Annotated[float, _Number, Field(ge=0)]
     efficiency: dict[str, Annotated[float, _Number, Field(gt=0)]] = {}
+    # A packaged runtime table (edgekit/data/runtime-tables/<name>.json) whose per-op kernel
+    # efficiencies, relative to its dense convolutions, scale this profile's P and B op by op
+    # (edgekit.runtime.efficiency.relative_efficiency); it replaces ``efficiency``.
+    kernel_table: str = ""
     source: Annotated[str, Field(min_length=3)]
     confidence: Confidence
+
+    @field_validator("kernel_table")
+    @classmethod
+    def _packaged_table(cls, name: str) -> str:
+        from pathlib import Path
+
+        folder = Path(__file__).resolve().parent / "data" / "runtime-tables"
+        if name and not (folder / f"{name}.json").is_file():
+            known = sorted(p.stem for p in folder.glob("*.json"))
+            raise ValueError(f"names kernel table '{name}'{did_you_mean(name, known)}, which is "
+                             f"not packaged (packaged: {', '.join(known) or 'none'})")
+        return name
 
     @field_validator("efficiency")
     @classmethod

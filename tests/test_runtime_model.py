@@ -226,3 +226,45 @@ def test_error_attribution_finds_the_mispredicted_class() -> None:
     heavy = att[[by_class[lbl]["time_s"].iloc[1] > 0.2 for lbl in labels]]
     assert (heavy["error_class"] == "matmul").all()
     assert (heavy["error_class_delta_pct"] > 50).all()
+
+
+def test_profile_kernel_table_prior_scales_ops(tmp_path: Path) -> None:
+    """A profile naming a packaged runtime table scales each layer by that table's efficiency
+    relative to its dense convolutions; the fit sees the same scaled work."""
+    from edgekit.device import load_device, load_profile_file
+    from edgekit.fit.costs import costs_from_layers
+    from edgekit.roofline import estimate_latency, layer_table
+
+    from importlib.resources import files
+
+    base = load_device("pixel6-cpu")
+    text = (files("edgekit.devices") / "pixel6-cpu.toml").read_text(encoding="utf-8")
+    text = text.replace('name = "pixel6-cpu"', 'name = "pixel6-cpu-prior"') + (
+        '\n[runtime_costs]\nper_op_us = 0\nkernel_table = "host-litert-xnnpack-int8-1t"\n'
+        'source = "test"\nconfidence = "low"\n')
+    path = tmp_path / "pixel6-cpu-prior.toml"
+    path.write_text(text, encoding="utf-8")
+    prior = load_profile_file(path)
+    t = layer_table("test_mobilenetv4")
+    plain, scaled = estimate_latency(t, base), estimate_latency(t, prior)
+    eff = scaled.layers["efficiency"].to_numpy()
+    assert (eff > 0).all() and not np.allclose(eff, 1.0)
+    np.testing.assert_allclose(scaled.layers["time_s"], plain.layers["time_s"] / eff, rtol=1e-9)
+    costs = costs_from_layers("m", scaled.layers)
+    live = plain.layers["bytes"].to_numpy() > 0
+    np.testing.assert_allclose(costs.bytes[live], plain.layers["bytes"].to_numpy()[live] / eff[live])
+
+
+def test_profile_kernel_table_must_be_packaged(tmp_path: Path) -> None:
+    from importlib.resources import files
+
+    from edgekit.device import load_profile_file
+    from edgekit.errors import EdgekitError
+
+    text = (files("edgekit.devices") / "pixel6-cpu.toml").read_text(encoding="utf-8")
+    text += ('\n[runtime_costs]\nper_op_us = 0\nkernel_table = "host-litert-xnnpak-int8-1t"\n'
+             'source = "test"\nconfidence = "low"\n')
+    path = tmp_path / "bad.toml"
+    path.write_text(text.replace('name = "pixel6-cpu"', 'name = "bad"'), encoding="utf-8")
+    with pytest.raises(EdgekitError, match="did you mean 'host-litert-xnnpack-int8-1t'"):
+        load_profile_file(path)

@@ -96,8 +96,12 @@ def costs_from_layers(model: str, layers: pd.DataFrame) -> ModelCosts:
     """:class:`ModelCosts` from a roofline ``estimate_latency(...).layers`` table."""
     groups = tuple(fit_group(c, str(o)).value
                    for c, o in zip(layers["op_class"], layers["op_type"], strict=True))
-    return ModelCosts(model, layers["macs"].to_numpy(float), layers["bytes"].to_numpy(float),
-                      groups)
+    macs, nbytes = layers["macs"].to_numpy(float), layers["bytes"].to_numpy(float)
+    if "efficiency" in layers and layers.attrs.get("kernel_table"):
+        # a kernel-table prior: time = max(macs/(eta P), bytes/(eta B)) = roofline of macs/eta
+        eff = layers["efficiency"].to_numpy(float)
+        macs, nbytes = macs / eff, nbytes / eff
+    return ModelCosts(model, macs, nbytes, groups)
 
 
 def model_costs(model: str, device: DeviceProfile, *, resolution: int | None = None,

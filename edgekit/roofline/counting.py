@@ -33,6 +33,8 @@ Counting rules (each one is tested against a hand computation in ``tests/test_ro
 * **Activation bytes** of a node are the elements of its activation inputs (read) plus its outputs
   (written). Fusion (per device profile) is decided later from ``fusable``: the node has exactly
   one activation input, produced by another node whose output it alone consumes.
+* **Shape features** (columns ``kernel``, ``stride``): a conv's or a window pool's filter height
+  and first stride (0 and 1 for every other op), for runtime kernel-efficiency tables.
 * Unknown op types are counted as memory traffic only (``kind='other'``, ``note`` says so).
 * **Op class** (column ``op_class``, an :class:`~edgekit.roofline.opclass.OpClass` value) is
   decided from the node: a conv with ``group == 1`` is ``dense_conv``; with ``group`` equal to its
@@ -62,7 +64,8 @@ COMPUTE, ELEMENTWISE, MOVEMENT, OTHER = "compute", "elementwise", "movement", "o
 
 COLUMNS = (
     "name", "op_type", "module", "kind", "op_class", "macs", "weight_elems", "bias_elems",
-    "in_act_elems", "out_act_elems", "fusable", "producer", "out_shape", "groups", "note",
+    "in_act_elems", "out_act_elems", "fusable", "producer", "out_shape", "groups", "kernel",
+    "stride", "note",
 )
 
 _FLOAT_TYPES = {1, 10, 11, 16}  # FLOAT, FLOAT16, DOUBLE, BFLOAT16
@@ -236,7 +239,7 @@ def _count_node(
         "module": module_of(n.name), "kind": OTHER, "op_class": OpClass.OTHER.value, "macs": 0,
         "weight_elems": 0, "bias_elems": 0, "in_act_elems": 0, "out_act_elems": 0, "fusable": False,
         "producer": "", "out_shape": "x".join(str(d) for d in (g.shape(outs[0]) or ()))
-        if outs else "", "groups": 0, "note": "",
+        if outs else "", "groups": 0, "kernel": 0, "stride": 1, "note": "",
     }
     # Metadata and constant folding cost nothing; their float outputs become weights.
     if op in META_OPS:
@@ -266,6 +269,8 @@ def _count_node(
             row["macs"] = (_prod(yshape) if op != "ConvTranspose" else _prod(xshape)) * _prod(wshape[1:])
         _weights(row, g, ins[1:2], ins[2:3])
         row["groups"] = int(_attr(n, "group", 1))
+        row["kernel"] = int(wshape[2]) if wshape is not None and len(wshape) > 2 else 0
+        row["stride"] = int((_attr(n, "strides", None) or [1])[0])
         row["op_class"] = _conv_class(n, g).value
         row["note"] = _conv_note(n, g)
         return row
@@ -289,6 +294,8 @@ def _count_node(
         y = g.shape(outs[0])
         row["kind"] = COMPUTE
         row["macs"] = _prod(y) * _prod(_attr(n, "kernel_shape", [])) if y is not None else 0
+        row["kernel"] = int((_attr(n, "kernel_shape", None) or [0])[0])
+        row["stride"] = int((_attr(n, "strides", None) or [1])[0])
         row["op_class"] = OpClass.POOL.value
         row["note"] = "pooling"
         return row
@@ -368,7 +375,8 @@ def rows_to_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     import pandas as pd
 
     df = pd.DataFrame(rows, columns=list(COLUMNS))
-    for c in ("macs", "weight_elems", "bias_elems", "in_act_elems", "out_act_elems", "groups"):
+    for c in ("macs", "weight_elems", "bias_elems", "in_act_elems", "out_act_elems", "groups",
+              "kernel", "stride"):
         df[c] = df[c].astype("int64")
     df["fusable"] = df["fusable"].astype(bool)
     return df

@@ -17,7 +17,10 @@ QNN delegate on a Hexagon NPU) adds what the software costs, in the same formula
     T = sum_i max(MACs_i / (eta_c(i) P), bytes_i / (eta_c(i) B)) + n_ops_run * c_op + O
 
 ``eta_c`` is the kernel efficiency of layer ``i``'s op class (1.0 for dense convolution and for
-every class the profile does not list; one number per class scales both rates), ``n_ops_run`` the
+every class the profile does not list; one number per class scales both rates), or, for a profile
+with ``kernel_table``, of the op itself: a packaged runtime table's efficiency for that op type,
+unit and shape relative to its dense convolutions (a prior measured on another host,
+:func:`edgekit.runtime.efficiency.relative_efficiency`), ``n_ops_run`` the
 number of ops the runtime executes, from the runtime's op-count model (the graph that runs:
 :func:`edgekit.runtime.ops_run`), ``c_op`` the per-op dispatch cost and ``O`` the overhead.
 """
@@ -132,8 +135,13 @@ def estimate_latency(table: pd.DataFrame, device: DeviceProfile | str) -> Latenc
     nbytes = wbytes + abytes
     run_macs = np.where(fused, 0.0, macs)  # a fused layer's MACs ride with its producer
     rc = dev.runtime_costs
-    eff = (np.array([rc.efficiency.get(str(c), 1.0) for c in t["op_class"]]) if rc is not None
-           and rc.efficiency else 1.0)
+    if rc is not None and rc.kernel_table:
+        from edgekit.runtime.efficiency import relative_efficiency
+
+        eff = relative_efficiency(t, rc.kernel_table)
+    else:
+        eff = (np.array([rc.efficiency.get(str(c), 1.0) for c in t["op_class"]])
+               if rc is not None and rc.efficiency else 1.0)
     compute_s = run_macs / dev.peak_mac_s / eff
     memory_s = nbytes / dev.mem_bytes_s / eff
     time_s = roofline_time_s(run_macs, nbytes, dev.peak_mac_s, dev.mem_bytes_s, eff)
@@ -148,7 +156,10 @@ def estimate_latency(table: pd.DataFrame, device: DeviceProfile | str) -> Latenc
                                               np.where(compute_s >= memory_s, "compute", "memory")))
     layers = t.assign(weight_bytes=wbytes, activation_bytes=abytes, bytes=nbytes,
                       intensity=intensity, compute_s=compute_s, memory_s=memory_s, time_s=time_s,
-                      bound=bound, fused=fused)
+                      bound=bound, fused=fused,
+                      efficiency=np.array(np.broadcast_to(eff, time_s.shape), dtype=float))
+    if rc is not None and rc.kernel_table:
+        layers.attrs["kernel_table"] = rc.kernel_table
     total = float(time_s.sum())
     mem_time = float(time_s[bound == "memory"].sum())
     total_macs = int(t["macs"].sum())

@@ -15,6 +15,7 @@ features (:data:`FEATURES`, log2). An op with no point is predicted by the plain
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -108,3 +109,79 @@ class KernelModel:
 
 
 __all__ = ["FEATURES", "NEIGHBOURS", "KernelModel", "feature_matrix", "roofline_s"]
+
+
+# --- a runtime table as a prior for a device that cannot run here (phone CPUs) -----------------
+# The TFLite op an ONNX layer-table row becomes (the ops a runtime table's points are keyed by).
+TFLITE_OF_ONNX: dict[str, str] = {
+    "Conv": "CONV_2D", "ConvTranspose": "TRANSPOSE_CONV", "Gemm": "FULLY_CONNECTED",
+    "Add": "ADD", "Sub": "SUB", "Mul": "MUL", "Div": "DIV", "Pow": "MUL", "Sqrt": "RSQRT",
+    "Exp": "EXP", "Erf": "GELU", "Gelu": "GELU", "Tanh": "TANH", "Sigmoid": "LOGISTIC",
+    "HardSigmoid": "HARD_SWISH", "HardSwish": "HARD_SWISH", "Relu": "RELU", "Clip": "RELU6",
+    "Softmax": "SOFTMAX", "ReduceMean": "MEAN", "GlobalAveragePool": "MEAN",
+    "AveragePool": "AVERAGE_POOL_2D", "MaxPool": "MAX_POOL_2D", "LayerNormalization": "MEAN",
+    "BatchNormalization": "MUL", "Transpose": "TRANSPOSE", "Reshape": "RESHAPE",
+    "Concat": "CONCATENATION", "Slice": "STRIDED_SLICE", "Split": "SPLIT", "Pad": "PAD",
+    "Resize": "RESIZE_BILINEAR", "Gather": "GATHER",
+}
+
+
+def tflite_op(op_type: str, op_class: str) -> str:
+    """The TFLite op name of an ONNX row (products and convolutions by their op class)."""
+    if op_class == "depthwise":
+        return "DEPTHWISE_CONV_2D"
+    if op_class == "linear":
+        return "FULLY_CONNECTED"
+    if op_class == "matmul":
+        return "BATCH_MATMUL"
+    return TFLITE_OF_ONNX.get(op_type, op_type)
+
+
+@functools.cache
+def packaged_table(name: str) -> KernelModel:
+    """A runtime table shipped with edgekit (``edgekit/data/runtime-tables/<name>.json``)."""
+    from pathlib import Path
+
+    from edgekit.errors import ConfigError, did_you_mean
+    from edgekit.runtime.table import read_table
+
+    folder = Path(__file__).resolve().parents[1] / "data" / "runtime-tables"
+    path = folder / f"{name}.json"
+    if not path.is_file():
+        known = sorted(p.stem for p in folder.glob("*.json"))
+        raise ConfigError(f"no packaged runtime table '{name}'{did_you_mean(name, known)} "
+                          f"(packaged: {', '.join(known) or 'none'})")
+    t = read_table(path)
+    return KernelModel(t.fit, t.peak_mac_s, t.mem_bytes_s)
+
+
+def relative_efficiency(layers: pd.DataFrame, table: str) -> np.ndarray:
+    """Per layer-table row, the packaged table's kernel efficiency relative to its dense
+    convolutions: the prior a profile of another device (``[runtime_costs] kernel_table``)
+    scales its own ``P`` and ``B`` by, op by op.
+
+    Each row is looked up as the TFLite op it becomes (:func:`tflite_op`), on the unit that op
+    ran on when the table was measured (the runtime's placement: XNNPACK's int8 placement is the
+    same code on ARM as on x86), with the row's shape features. Rows no point covers get 1.
+    """
+    import pandas as pd
+
+    from edgekit.runtime.onnx_graph import shape_features
+
+    model = packaged_table(table)
+    pts = model.points
+    if not len(pts) or not len(layers):
+        return np.ones(len(layers))
+    conv = pts[(pts["op"] == "CONV_2D") & (pts["op_class"] == "dense_conv")]
+    ref = float(np.exp(np.median(np.log(conv["eta"])))) if len(conv) else 1.0
+    unit_of = pts.groupby("op")["unit"].agg(lambda u: u.value_counts().index[0]).to_dict()
+    ops = pd.DataFrame({"op": [tflite_op(str(o), str(c)) for o, c in
+                               zip(layers["op_type"], layers["op_class"], strict=True)],
+                        "op_class": layers["op_class"].astype(str).to_numpy(),
+                        **shape_features(layers)})
+    ops["unit"] = [unit_of.get(o, "xnnpack") for o in ops["op"]]
+    eta, source = model.eta(ops)
+    return np.where(source == "none", 1.0, eta / ref)
+
+
+__all__ += ["TFLITE_OF_ONNX", "packaged_table", "relative_efficiency", "tflite_op"]

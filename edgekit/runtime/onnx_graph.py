@@ -30,43 +30,44 @@ _VIEWS = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout"}
 def op_table(path: str | os.PathLike[str], *, item_bytes: int = 4) -> pd.DataFrame:
     """One row per node of the ``.onnx`` file, with the runtime model's columns and ``unit``."""
     import numpy as np
-    import onnx
 
     from edgekit.roofline import layer_table
 
     t = layer_table(str(path)).reset_index(drop=True)
-    proto = onnx.load(str(path), load_external_data=False)
-    nodes = {n.name: n for n in proto.graph.node}
-    kernel, stride = [], []
-    for name in t["name"]:
-        n = nodes.get(str(name))
-        ks = [a for a in (n.attribute if n is not None else []) if a.name == "kernel_shape"]
-        st = [a for a in (n.attribute if n is not None else []) if a.name == "strides"]
-        kernel.append(int(ks[0].ints[0]) if ks and ks[0].ints else 0)
-        stride.append(int(st[0].ints[0]) if st and st[0].ints else 1)
+    f = shape_features(t)
+    w = t["weight_elems"].to_numpy(np.int64) * item_bytes + t["bias_elems"].to_numpy(np.int64) * 4
+    a_in = t["in_act_elems"].to_numpy(np.int64) * item_bytes
+    a_out = t["out_act_elems"].to_numpy(np.int64) * item_bytes
+    df = t[["op_type", "op_class", "macs", "fusable"]].rename(columns={"op_type": "op"}).assign(
+        index=range(len(t)), onnx_op=t["op_type"], dtype="float32" if item_bytes == 4 else "",
+        macs=t["macs"].to_numpy(float), in_bytes=a_in, weight_bytes=w, out_bytes=a_out,
+        bytes=a_in + w + a_out, **f)
+    df["unit"] = ort_units(df)
+    df.attrs["model"] = t.attrs.get("model", os.path.basename(str(path)))
+    return df.drop(columns=["fusable"])
+
+
+def shape_features(t: pd.DataFrame) -> dict[str, list[int]]:
+    """Per layer-table row: ``kernel, stride, cin, cout, spatial, out_elems`` (the runtime
+    model's shape features), from the row's counts, ``out_shape`` and ``groups``."""
+    import numpy as np
+
     out_dims = [[int(d) for d in str(s).split("x") if d.isdigit()] for s in t["out_shape"]]
     cout = [d[1] if len(d) == 4 else (d[-1] if d else 0) for d in out_dims]
     out_elems = [int(np.prod(d)) if d else 0 for d in out_dims]
     spatial = [e // c if c else e for e, c in zip(out_elems, cout, strict=True)]
-    w = t["weight_elems"].to_numpy(np.int64) * item_bytes + t["bias_elems"].to_numpy(np.int64) * 4
-    a_in = t["in_act_elems"].to_numpy(np.int64) * item_bytes
-    a_out = t["out_act_elems"].to_numpy(np.int64) * item_bytes
+    kernel = [int(k) for k in t["kernel"]]
     cin = []
-    for row, k in zip(t.itertuples(index=False), kernel, strict=True):
-        if row.op_class in (OpClass.LINEAR.value, OpClass.MATMUL.value) and row.macs:
-            cin.append(int(row.macs // max(out_elems[len(cin)], 1)))
-        elif row.op_class in (OpClass.DENSE_CONV.value, OpClass.GROUPED_CONV.value) and k:
-            cin.append(int(row.macs // max(out_elems[len(cin)] * k * k, 1)) * max(row.groups, 1))
+    for i, (cls, macs, groups) in enumerate(zip(t["op_class"], t["macs"], t["groups"],
+                                                strict=True)):
+        if cls in (OpClass.LINEAR.value, OpClass.MATMUL.value) and macs:
+            cin.append(int(macs // max(out_elems[i], 1)))
+        elif cls in (OpClass.DENSE_CONV.value, OpClass.GROUPED_CONV.value) and kernel[i]:
+            cin.append(int(macs // max(out_elems[i] * kernel[i] ** 2, 1)) * max(int(groups), 1))
         else:
-            cin.append(cout[len(cin)])
-    df = t[["op_type", "op_class", "macs", "fusable"]].rename(columns={"op_type": "op"}).assign(
-        index=range(len(t)), onnx_op=t["op_type"], dtype="float32" if item_bytes == 4 else "",
-        macs=t["macs"].to_numpy(float), in_bytes=a_in, weight_bytes=w, out_bytes=a_out,
-        bytes=a_in + w + a_out, kernel=kernel, stride=stride, cin=cin, cout=cout,
-        spatial=spatial, out_elems=out_elems)
-    df["unit"] = ort_units(df)
-    df.attrs["model"] = t.attrs.get("model", os.path.basename(str(path)))
-    return df.drop(columns=["fusable"])
+            cin.append(cout[i])
+    return {"kernel": kernel, "stride": [int(s) for s in t["stride"]], "cin": cin, "cout": cout,
+            "spatial": spatial, "out_elems": out_elems}
 
 
 def ort_units(ops: pd.DataFrame) -> list[str]:
@@ -80,4 +81,4 @@ def ort_units(ops: pd.DataFrame) -> list[str]:
     return out
 
 
-__all__ = ["ORT_FUSES", "ORT_UNIT", "op_table", "ort_units"]
+__all__ = ["ORT_FUSES", "ORT_UNIT", "op_table", "ort_units", "shape_features"]
