@@ -111,7 +111,7 @@ def run_runtime(args: argparse.Namespace) -> int:
     with interrupt_guard():
         log_stderr(f"calibrate {rt.id} {prec.value}, {threads} thread(s): measuring this host's "
                    "peak MAC rate and bandwidth")
-        host = calibrate_host(threads=threads, quick=True)
+        host = calibrate_host(threads=threads, quick=args.quick)
         peak = host.peak_gmac_s_int8 if prec.value == "int8" else host.peak_gmac_s_fp32
         timings = time_cases(cases, rt.id, prec, threads=threads)
         from edgekit.fit.kernel_fit import fit_kernel_table
