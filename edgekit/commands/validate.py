@@ -135,6 +135,10 @@ def run(args: argparse.Namespace) -> int:
             "mape_pct", "within_10_pct", "within_25_pct"]
     print_table([{c: (round(r[c], 3) if isinstance(r.get(c), float) else r.get(c)) for c in cols}
                  for r in v.summary.to_dict(orient="records")], cols)
+    missing = (v.meta.get("runtime_table") or {}).get("missing_ops")
+    if missing:
+        print(f"\nthe runtime table has no kernel point for {', '.join(missing)}: those ops were "
+              "predicted by the plain roofline")
     if v.meta.get("layer_summary"):
         print()
         print_table([{k: (round(x, 3) if isinstance(x, float) else x) for k, x in r.items()}
