@@ -289,14 +289,24 @@ def _builders() -> dict[str, Callable[[tuple[int, ...], dict[str, Any]], nn.Modu
         "add": lambda x: x + x,  # two activation operands (the same tensor)
         "mul": lambda x: x * x,
         "se_mul": lambda x: x * x[:, :1, :1, :],  # (B, H, W, C) * (B, 1, 1, C), via a SLICE
+        # a division by a per-token activation, kept away from 0 (an int8 DIV by a zero point
+        # fails in LiteRT): normalisations and hand-written softmaxes (EfficientFormerV2)
+        "div": lambda x: x / torch.clamp(x[..., :1], min=0.5),
+        "maximum": lambda x: torch.maximum(x, x[..., :1]),
+        "exp": torch.exp,
     }
 
     def elementwise(shape: tuple[int, ...], p: dict[str, Any]) -> nn.Module:
         fn = binary[p["fn"]]
         return Op(lambda s, x: fn(x), True)
 
+    reductions = {"mean_hw": lambda x: x.mean((1, 2), keepdim=True),  # global average pool
+                  "amax_c": lambda x: x.amax(-1, keepdim=True),  # softmax's running max
+                  "sum_c": lambda x: x.sum(-1, keepdim=True)}  # softmax's denominator
+
     def mean(shape: tuple[int, ...], p: dict[str, Any]) -> nn.Module:
-        return Op(lambda s, x: x.mean((1, 2), keepdim=True), True)  # global average pool
+        fn = reductions[p.get("fn", "mean_hw")]
+        return Op(lambda s, x: fn(x), True)
 
     def pool(shape: tuple[int, ...], p: dict[str, Any]) -> nn.Module:
         k, stride = p["k"], p["stride"]
@@ -365,6 +375,11 @@ def _conv_cases() -> list[KernelCase]:
         out.append(KernelCase(f"dwconv_k{k}_s{s}_c{c}_h{h}", OpClass.DEPTHWISE, (1, c, h, h),
                               (("kind", "conv"), ("k", k), ("stride", s), ("cin", c),
                                ("cout", c), ("groups", c)), quick))
+    # depth multiplier 2 (groups = input channels, twice the outputs): FastViT's downsampling
+    for k, s, c, h, quick in [(7, 2, 48, 64, False), (3, 2, 64, 56, False)]:
+        out.append(KernelCase(f"dwconv_m2_k{k}_s{s}_c{c}_h{h}", OpClass.DEPTHWISE, (1, c, h, h),
+                              (("kind", "conv"), ("k", k), ("stride", s), ("cin", c),
+                               ("cout", 2 * c), ("groups", c)), quick))
     for k, g, c, h, quick in [(3, 8, 64, 56, True), (1, 4, 256, 14, False)]:
         out.append(KernelCase(f"gconv{k}x{k}_g{g}_c{c}_h{h}", OpClass.GROUPED_CONV,
                               (1, c, h, h), (("kind", "conv"), ("k", k), ("stride", 1),
@@ -416,13 +431,19 @@ def _pointwise_cases() -> list[KernelCase]:
                                   (("kind", "act"), ("fn", fn), ("c", c)), quick))
     for fn, sizes in [("add", [(24, 112, False), (64, 56, True), (256, 14, False)]),
                       ("mul", [(64, 56, False), (256, 14, False)]),
-                      ("se_mul", [(96, 56, False), (240, 28, False), (576, 7, False)])]:
+                      ("se_mul", [(96, 56, False), (240, 28, False), (576, 7, False)]),
+                      ("div", [(49, 64, False), (196, 32, False)]),
+                      ("maximum", [(49, 64, False)]),
+                      ("exp", [(49, 64, False), (196, 32, False)])]:
         for c, h, quick in sizes:
             out.append(KernelCase(f"{fn}_c{c}_h{h}", OpClass.ELEMENTWISE, (1, c, h, h),
                                   (("kind", "elementwise"), ("fn", fn), ("c", c)), quick))
     for c, h, quick in [(96, 56, False), (240, 28, False), (512, 7, True)]:
         out.append(KernelCase(f"mean_c{c}_h{h}", OpClass.POOL, (1, c, h, h),
                               (("kind", "mean"), ("c", c)), quick))
+    for fn, c, h in [("amax_c", 49, 64), ("sum_c", 49, 64), ("amax_c", 196, 32)]:
+        out.append(KernelCase(f"{fn.split('_')[0]}_c{c}_h{h}", OpClass.POOL, (1, c, h, h),
+                              (("kind", "mean"), ("fn", fn), ("c", c)), False))
     for fn, k, s, c, h, quick in [("avg", 3, 1, 64, 56, False), ("avg", 3, 1, 256, 14, False),
                                   ("max", 3, 2, 64, 112, False)]:
         out.append(KernelCase(f"{fn}pool{k}x{k}_s{s}_c{c}_h{h}", OpClass.POOL, (1, c, h, h),
