@@ -115,8 +115,10 @@ def validation_folders(out_dir: Path) -> list[dict[str, Any]]:
                      f"{meta.get('threads', '?')} thread(s), runtime table")
         elif rt == "litert":
             title += ", XNNPACK" if meta.get("xnnpack") else ", built-in kernels"
+        eff = (pd.read_csv(folder / "efficiency.csv") if (folder / "efficiency.csv").is_file()
+               else None)
         entry: dict[str, Any] = {"folder": folder.name, "title": title, "summary": summary,
-                                 "meta": meta, "pred": pred,
+                                 "meta": meta, "pred": pred, "efficiency": eff,
                                  "scatter": (folder / "scatter.png").is_file()}
         med = dict(zip(summary["predictor"], summary.get("median_abs_err_pct", []), strict=False))
         fit = [v for k, v in med.items() if k.startswith("fitted roofline ")
@@ -166,6 +168,16 @@ def _validation_section(v: dict[str, Any], made_now: bool) -> list[str]:
                      "population (regression of log error on class time shares)" if extra else "")
                   + ":", "",
                   _md(worst[["label", "latency_ms", col, "error_pct", *extra]].head(6)), ""]
+    eff = v.get("efficiency")
+    if eff is not None and len(eff):
+        g = (eff.assign(kernel=eff["kernel"].astype(int), stride=eff["stride"].astype(int))
+             .groupby(["op", "unit", "kernel", "stride"])["eta"]
+             .agg(points="size", eta_min="min", eta_max="max").reset_index())
+        g = g.sort_values("eta_min").head(12)
+        lines += ["Kernel efficiency (`efficiency.csv`, from the micro-benchmarks alone): the "
+                  "fraction of the host's peak MAC rate or bandwidth each kernel reaches, per op "
+                  "type, unit and filter size; the least efficient kernels:", "",
+                  _md(g.round(4)), ""]
     placement = meta.get("placement") or []
     if placement:
         cut = [r for r in placement if r.get("fallback_ops")]

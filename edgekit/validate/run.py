@@ -40,6 +40,7 @@ class Validation:
     layers: pd.DataFrame | None  # one row per layer: measured and predicted layer times
     fits: dict[str, FitReport]
     meta: dict[str, Any]
+    efficiency: pd.DataFrame | None = None  # the runtime table's efficiency points, if used
 
 
 def calibrated_host(*, threads: int, precision: str,
@@ -98,7 +99,8 @@ def run_validation(
 
     ``device`` is the calibrated profile (``edgekit calibrate``); when ``None`` this host is
     calibrated first. Writes ``measurements.csv`` (readable by ``fit-device``), ``predictions.csv``,
-    ``summary.csv``, ``layers.csv``, ``scatter.png`` and ``meta.json`` into ``out_dir``.
+    ``summary.csv``, ``layers.csv``, ``scatter.png``, ``meta.json`` and, with a runtime table,
+    ``efficiency.csv`` (its kernel-efficiency points) into ``out_dir``.
 
     With ``kernel_model`` (a runtime table's model, :mod:`edgekit.runtime.efficiency`) each
     measured artifact is also predicted from the table alone, on ``table_runtime``
@@ -223,7 +225,10 @@ def run_validation(
         **table_info,
         **_run_context(),
     }
-    result = Validation(all_meas, pred, summary_df, layer_df, fits, meta)
+    eff_df = None
+    if kernel_model is not None and len(kernel_model.points):
+        eff_df = kernel_model.points.sort_values(["op_class", "op", "unit", "kernel", "stride"])
+    result = Validation(all_meas, pred, summary_df, layer_df, fits, meta, eff_df)
     if out_dir is not None:
         write_validation(result, out_dir)
         if journal is not None:
@@ -303,6 +308,9 @@ def write_validation(v: Validation, out_dir: str | os.PathLike[str]) -> list[Pat
     if v.layers is not None:
         paths.append(out / "layers.csv")
         v.layers.to_csv(paths[-1], index=False)
+    if v.efficiency is not None:
+        paths.append(out / "efficiency.csv")
+        v.efficiency.to_csv(paths[-1], index=False)
     fig = scatter_figure(v.predictions)
     paths.append(out / "scatter.png")
     fig.savefig(paths[-1], dpi=120, bbox_inches="tight")
