@@ -19,6 +19,9 @@ The fit, in two steps:
 2. **Efficiency points**: in every other case the op of the case's op class with the largest
    roofline time is the one measured; what the case took beyond the fixed costs and the other ops' predicted time is that
    op's time, and ``eta = roofline time / that time``. Each point keeps the op's shape features.
+   A case whose op time is lost in the noise of its other ops (below 2% of the case, or an
+   efficiency outside 1e-4..10: an onnxruntime pointwise case is mostly its layout transpose)
+   gives no point and is listed as unresolved.
 
 An op is then predicted from the points of its own TFLite op type and unit (else its op class
 on that unit, else its type on any unit), by inverse-distance weighting of ``log eta`` over the
@@ -46,7 +49,8 @@ METHOD = ("micro-benchmarks: NNLS fixed costs (invoke, per op per unit, per part
 # Without a ``fixed_cost`` column, a case whose roofline work is below this share of its time is
 # a fixed-cost case.
 TINY_WORK_SHARE = 0.01
-# An op's time is never taken as less than this share of its case's time (noise floor).
+# An op whose time comes out below this share of its case's time, or whose efficiency would fall
+# outside ETA_RANGE, is lost in the noise of the case's other ops: it gives no point.
 MIN_OP_SHARE = 0.02
 ETA_RANGE = (1e-4, 10.0)
 
@@ -142,9 +146,17 @@ def fit_kernel_table(timings: pd.DataFrame, *, runtime: str, precision: str, pea
             others = float(times["time_s"].sum() - times["time_s"].iloc[main])
             own = (c["median_s"] - model.invoke_s - c["partitions"] * model.per_partition_s
                    - others - model.per_op_s.get(str(ops["unit"].iloc[main]), 0.0))
+            op = ops.iloc[main]
+            resolved = own > MIN_OP_SHARE * c["median_s"] and (
+                ETA_RANGE[0] <= c["roof"][main] / own <= ETA_RANGE[1])
             own = max(own, MIN_OP_SHARE * c["median_s"])
             eta = float(np.clip(c["roof"][main] / own, *ETA_RANGE))
-            op = ops.iloc[main]
+            if not resolved:  # the op's time is lost in the noise of the rest of the case
+                summary.append({"case": c["case"], "measured_ms": c["median_s"] * 1e3,
+                                "ops": len(ops), "partitions": c["partitions"],
+                                "op": f"{op['op']} (unresolved)", "unit": str(op["unit"]),
+                                "op_ms": None, "eta": None})
+                continue
             new.append({"case": c["case"], "op": str(op["op"]), "op_class": str(op["op_class"]),
                         "unit": str(op["unit"]), "dtype": str(op.get("dtype", "")),
                         **{k: float(op[k]) for k, _ in FEATURES},
