@@ -44,6 +44,16 @@ CASES = [
     (["export", "weights.pth", "--format", "onnx"], "this file as --checkpoint"),
     (["roofline", "model.tflite", "--device", "rp5"], "roofline counts ONNX graphs"),
     (["devices", "--devices-dir", "{file}"], "is a file, not a directory"),
+    (["validate", "--runtime", "litert-xnnpak"], "did you mean 'litert-xnnpack'?"),
+    (["validate", "--runtime", "litert-gpu"], "unknown runtime with a runtime table 'litert-gpu'"),
+    (["validate", "--runtime", "litert-xnnpack", "--table", "{dir}/none.json"],
+     "make it with edgekit calibrate --runtime litert-xnnpack --precision int8"),
+    (["validate", "--runtime", "onnxruntime", "--table", "{dir}/t.json"],
+     "--table needs a runtime id"),
+    (["validate", "--runtime", "litert-builtin", "--no-xnnpack"],
+     "--no-xnnpack does not combine with a runtime id"),
+    (["calibrate", "--runtime", "litert-xnnpack", "--refit", "--table", "{dir}/none.json"],
+     "--refit needs an existing runtime table"),
     (["roofline", "test_mobilenetv4", "--devices-dir", "{file}"], "is a file, not a directory"),
 ]
 

@@ -268,3 +268,24 @@ def test_profile_kernel_table_must_be_packaged(tmp_path: Path) -> None:
     path.write_text(text.replace('name = "pixel6-cpu"', 'name = "bad"'), encoding="utf-8")
     with pytest.raises(EdgekitError, match="did you mean 'host-litert-xnnpack-int8-1t'"):
         load_profile_file(path)
+
+
+def test_validate_refuses_a_foreign_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                          ) -> None:
+    """A table measured on another host is one error line naming --allow-foreign-table."""
+    from edgekit.cli import main
+    from edgekit.runtime.table import RuntimeTable, write_table
+
+    table = RuntimeTable(runtime="litert-xnnpack", precision="int8", threads=1,
+                         host="another host", host_fingerprint="0000deadbeef",
+                         versions={"ai-edge-litert": "0.0.1"}, date="2026-01-01T00:00:00",
+                         peak_mac_s=1e11, mem_bytes_s=1e10,
+                         timings=pd.DataFrame({"case": ["x"], "median_s": [1e-3]}),
+                         fit={"fixed": {}, "points": []})
+    path = write_table(table, tmp_path / "foreign.json")
+    code = main(["validate", "--runtime", "litert-xnnpack", "--table", str(path),
+                 "--models", "test_*", "--out", str(tmp_path / "v")])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1, err
+    assert "measured elsewhere" in err and "--allow-foreign-table" in err
+    assert "0000deadbeef" in err
