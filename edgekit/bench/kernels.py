@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from edgekit.cache_root import cache_root
 from edgekit.errors import ConfigError, EdgekitError, ExportError
+from edgekit.runtime.table import CALIB_RUNTIMES, CalibRuntime, runtime_versions
 from edgekit.precision import Precision
 from edgekit.roofline.opclass import OpClass
 from edgekit.validate.measure import log_stderr
@@ -57,36 +58,6 @@ FIXED_COST_KINDS = ("chain", "partition_chain")
 
 
 # --- runtimes calibrate measures -----------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class CalibRuntime:
-    """A runtime the micro-benchmarks can measure on this host.
-
-    Attributes:
-        id: the runtime id (:func:`edgekit.runtime.get_runtime`).
-        format: the export format whose loader runs it.
-        precisions: measurable precisions, the first is the default.
-        delegates: whether the loader keeps the runtime's default delegate (LiteRT's XNNPACK).
-        modules: (module, package) the runtime needs at run time, besides the exporter's toolchain.
-    """
-
-    id: str
-    format: str
-    precisions: tuple[Precision, ...]
-    delegates: bool
-    modules: tuple[tuple[str, str], ...]
-
-
-_LITERT = (("ai_edge_litert.interpreter", "ai-edge-litert"),)
-CALIB_RUNTIMES: dict[str, CalibRuntime] = {
-    "litert-xnnpack": CalibRuntime("litert-xnnpack", "tflite", (Precision.INT8, Precision.FP32),
-                                   True, _LITERT),
-    "litert-builtin": CalibRuntime("litert-builtin", "tflite", (Precision.INT8, Precision.FP32),
-                                   False, _LITERT),
-    "onnxruntime-cpu": CalibRuntime("onnxruntime-cpu", "onnx", (Precision.FP32,), True,
-                                    (("onnxruntime", "onnxruntime"), ("onnx", "onnx"))),
-}
-
-
 def calib_runtime(runtime_id: str, precision: str | Precision | None = None
                   ) -> tuple[CalibRuntime, Precision]:
     """The measurable runtime and precision (``None``: the runtime's default); bad values raise.
@@ -121,18 +92,6 @@ def check_toolchain(runtime_id: str, precision: Precision) -> None:
     exporter.check_toolchain(precision)
     for module, package in rt.modules:
         require(module, package, exporter.extra, f"calibrate --runtime {runtime_id}")
-
-
-def runtime_versions(runtime_id: str) -> dict[str, str]:
-    """The library versions a runtime table's numbers depend on (converters and runtime), plus
-    edgekit's."""
-    from edgekit import __version__
-    from edgekit._meta import versions
-    from edgekit.export.registry import get_exporter
-
-    rt = CALIB_RUNTIMES[runtime_id]
-    return {**versions("torch"), **get_exporter(rt.format).tool_versions(),
-            **versions(*(pkg for _, pkg in rt.modules)), "edgekit": __version__}
 
 
 # --- the cases -----------------------------------------------------------------------------------

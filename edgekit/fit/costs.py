@@ -122,7 +122,7 @@ def predict_layers_s(costs: ModelCosts, peak_mac_s: float, mem_bytes_s: float,
     """Roofline time of each layer in seconds, each scaled by its group's factor (default 1)."""
     import numpy as np
 
-    from edgekit.roofline.latency import roofline_time_s
+    from edgekit.roofline.formula import roofline_time_s
 
     t = roofline_time_s(costs.macs, costs.bytes, peak_mac_s, mem_bytes_s)
     if factors:

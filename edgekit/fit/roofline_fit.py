@@ -96,7 +96,7 @@ def fittable_classes(costs: Sequence[ModelCosts], *, min_share: float = 0.05,
     """
     import numpy as np
 
-    from edgekit.roofline.latency import roofline_time_s
+    from edgekit.roofline.formula import roofline_time_s
 
     counts: dict[str, int] = {}
     for c in costs:
@@ -134,7 +134,7 @@ def fit_roofline(
     import numpy as np
     from scipy.optimize import least_squares
 
-    from edgekit.roofline.latency import roofline_time_s
+    from edgekit.roofline.formula import roofline_time_s
 
     y = np.log(np.asarray(measured_s, dtype=float))
     if len(costs) != y.size:

@@ -82,7 +82,7 @@ class RuntimeFit:
         """Latency of one model in seconds (the formula of :mod:`edgekit.roofline.latency`)."""
         import numpy as np
 
-        from edgekit.roofline.latency import roofline_time_s, runtime_time_s
+        from edgekit.roofline.formula import roofline_time_s, runtime_time_s
 
         eff = np.array([self.efficiency.get(k, 1.0) for k in c.op_class]) if self.efficiency else 1.0
         layer = roofline_time_s(c.macs, c.bytes, self.peak_mac_s, self.mem_bytes_s, eff)

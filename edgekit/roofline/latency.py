@@ -2,8 +2,9 @@
 
 ``ModelTime = sum_i max(MACs_i / PeakMACs, (WeightBytes_i + ActivationBytes_i) / PeakMemBW)``,
 plus the profile's fixed per-inference overhead (zero unless the profile sets one). The per-layer
-formula lives here only, in :func:`roofline_time_s`; everything that predicts (the estimate below,
-the fits in :mod:`edgekit.fit`) calls it.
+formula lives in :func:`edgekit.roofline.formula.roofline_time_s` only (re-exported here);
+everything that predicts (the estimate below, the fits in :mod:`edgekit.fit`, the runtime tables)
+calls it.
 
 Bytes follow the profile's precision: int8 = 1 byte per weight or activation element, fp16 = 2,
 fp32 = 4; biases of Conv/Gemm (and constant operands of a bias ``Add``) are int32 (4 bytes) at
@@ -34,29 +35,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from edgekit.roofline.formula import roofline_time_s, runtime_time_s
+
 if TYPE_CHECKING:
     from edgekit.device import DeviceProfile
-
-
-def roofline_time_s(macs: np.ndarray | float, bytes_: np.ndarray | float, peak_mac_s: float,
-                    mem_bytes_s: float, efficiency: np.ndarray | float = 1.0) -> np.ndarray:
-    """Per-layer roofline time in seconds: ``max(macs / (eta P), bytes_ / (eta B))``.
-
-    Args:
-        macs: MACs of each layer.
-        bytes_: bytes each layer reads and writes.
-        peak_mac_s: peak MAC rate ``P`` (MACs per second).
-        mem_bytes_s: memory bandwidth ``B`` (bytes per second).
-        efficiency: kernel efficiency ``eta`` of each layer's op class (default 1: the plain
-            roofline).
-    """
-    return np.maximum(np.divide(macs, peak_mac_s), np.divide(bytes_, mem_bytes_s)) / efficiency
-
-
-def runtime_time_s(layer_s: np.ndarray | float, n_ops_run: float, per_op_s: float,
-                   overhead_s: float) -> float:
-    """Model time with the runtime's fixed costs: ``sum(layer_s) + n_ops_run * per_op_s + O``."""
-    return float(np.sum(layer_s) + n_ops_run * per_op_s + overhead_s)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from edgekit.roofline.latency import roofline_time_s
+from edgekit.roofline.formula import roofline_time_s
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -169,6 +169,29 @@ def packaged_table(name: str) -> KernelModel:
     return KernelModel(t.fit, t.peak_mac_s, t.mem_bytes_s)
 
 
+def shape_features(t: pd.DataFrame) -> dict[str, list[int]]:
+    """Per layer-table row: ``kernel, stride, cin, cout, spatial, out_elems`` (the runtime
+    model's shape features), from the row's counts, ``out_shape`` and ``groups``."""
+    from edgekit.roofline.opclass import OpClass
+
+    out_dims = [[int(d) for d in str(s).split("x") if d.isdigit()] for s in t["out_shape"]]
+    cout = [d[1] if len(d) == 4 else (d[-1] if d else 0) for d in out_dims]
+    out_elems = [int(np.prod(d)) if d else 0 for d in out_dims]
+    spatial = [e // c if c else e for e, c in zip(out_elems, cout, strict=True)]
+    kernel = [int(k) for k in t["kernel"]]
+    cin = []
+    for i, (cls, macs, groups) in enumerate(zip(t["op_class"], t["macs"], t["groups"],
+                                                strict=True)):
+        if cls in (OpClass.LINEAR.value, OpClass.MATMUL.value) and macs:
+            cin.append(int(macs // max(out_elems[i], 1)))
+        elif cls in (OpClass.DENSE_CONV.value, OpClass.GROUPED_CONV.value) and kernel[i]:
+            cin.append(int(macs // max(out_elems[i] * kernel[i] ** 2, 1)) * max(int(groups), 1))
+        else:
+            cin.append(cout[i])
+    return {"kernel": kernel, "stride": [int(s) for s in t["stride"]], "cin": cin, "cout": cout,
+            "spatial": spatial, "out_elems": out_elems}
+
+
 def relative_efficiency(layers: pd.DataFrame, table: str) -> np.ndarray:
     """Per layer-table row, the packaged table's kernel efficiency relative to its dense
     convolutions: the prior a profile of another device (``[runtime_costs] kernel_table``)
@@ -179,8 +202,6 @@ def relative_efficiency(layers: pd.DataFrame, table: str) -> np.ndarray:
     same code on ARM as on x86), with the row's shape features. Rows no point covers get 1.
     """
     import pandas as pd
-
-    from edgekit.runtime.onnx_graph import shape_features
 
     model = packaged_table(table)
     pts = model.points
@@ -198,4 +219,4 @@ def relative_efficiency(layers: pd.DataFrame, table: str) -> np.ndarray:
     return np.where(source == "none", 1.0, eta / ref)
 
 
-__all__ += ["TFLITE_OF_ONNX", "packaged_table", "relative_efficiency", "tflite_op"]
+__all__ += ["TFLITE_OF_ONNX", "packaged_table", "relative_efficiency", "shape_features", "tflite_op"]

@@ -32,6 +32,7 @@ def op_table(path: str | os.PathLike[str], *, item_bytes: int = 4) -> pd.DataFra
     import numpy as np
 
     from edgekit.roofline import layer_table
+    from edgekit.runtime.efficiency import shape_features
 
     t = layer_table(str(path)).reset_index(drop=True)
     f = shape_features(t)
@@ -47,29 +48,6 @@ def op_table(path: str | os.PathLike[str], *, item_bytes: int = 4) -> pd.DataFra
     return df.drop(columns=["fusable"])
 
 
-def shape_features(t: pd.DataFrame) -> dict[str, list[int]]:
-    """Per layer-table row: ``kernel, stride, cin, cout, spatial, out_elems`` (the runtime
-    model's shape features), from the row's counts, ``out_shape`` and ``groups``."""
-    import numpy as np
-
-    out_dims = [[int(d) for d in str(s).split("x") if d.isdigit()] for s in t["out_shape"]]
-    cout = [d[1] if len(d) == 4 else (d[-1] if d else 0) for d in out_dims]
-    out_elems = [int(np.prod(d)) if d else 0 for d in out_dims]
-    spatial = [e // c if c else e for e, c in zip(out_elems, cout, strict=True)]
-    kernel = [int(k) for k in t["kernel"]]
-    cin = []
-    for i, (cls, macs, groups) in enumerate(zip(t["op_class"], t["macs"], t["groups"],
-                                                strict=True)):
-        if cls in (OpClass.LINEAR.value, OpClass.MATMUL.value) and macs:
-            cin.append(int(macs // max(out_elems[i], 1)))
-        elif cls in (OpClass.DENSE_CONV.value, OpClass.GROUPED_CONV.value) and kernel[i]:
-            cin.append(int(macs // max(out_elems[i] * kernel[i] ** 2, 1)) * max(int(groups), 1))
-        else:
-            cin.append(cout[i])
-    return {"kernel": kernel, "stride": [int(s) for s in t["stride"]], "cin": cin, "cout": cout,
-            "spatial": spatial, "out_elems": out_elems}
-
-
 def ort_units(ops: pd.DataFrame) -> list[str]:
     """Per row: ``cpu``, or ``""`` for constants, views and ops fused into their producer."""
     out = []
@@ -81,4 +59,4 @@ def ort_units(ops: pd.DataFrame) -> list[str]:
     return out
 
 
-__all__ = ["ORT_FUSES", "ORT_UNIT", "op_table", "ort_units", "shape_features"]
+__all__ = ["ORT_FUSES", "ORT_UNIT", "op_table", "ort_units"]

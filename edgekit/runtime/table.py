@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from edgekit.cache_root import cache_root
 from edgekit.errors import ConfigError
+from edgekit.precision import Precision
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,6 +32,49 @@ KERNEL_FLAGS = ("avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl",
                 "asimd", "asimddp", "i8mm", "sve", "sve2", "bf16")
 _FIELDS = ("runtime", "precision", "threads", "host", "host_fingerprint", "versions", "date",
            "peak_mac_s", "mem_bytes_s", "timings", "fit")
+
+
+@dataclass(frozen=True, slots=True)
+class CalibRuntime:
+    """A runtime the micro-benchmarks can measure on this host.
+
+    Attributes:
+        id: the runtime id (:func:`edgekit.runtime.get_runtime`).
+        format: the export format whose loader runs it.
+        precisions: measurable precisions, the first is the default.
+        delegates: whether the loader keeps the runtime's default delegate (LiteRT's XNNPACK).
+        modules: (module, package) the runtime needs at run time, besides the exporter's toolchain.
+    """
+
+    id: str
+    format: str
+    precisions: tuple[Precision, ...]
+    delegates: bool
+    modules: tuple[tuple[str, str], ...]
+
+
+_LITERT = (("ai_edge_litert.interpreter", "ai-edge-litert"),)
+CALIB_RUNTIMES: dict[str, CalibRuntime] = {
+    "litert-xnnpack": CalibRuntime("litert-xnnpack", "tflite", (Precision.INT8, Precision.FP32),
+                                   True, _LITERT),
+    "litert-builtin": CalibRuntime("litert-builtin", "tflite", (Precision.INT8, Precision.FP32),
+                                   False, _LITERT),
+    "onnxruntime-cpu": CalibRuntime("onnxruntime-cpu", "onnx", (Precision.FP32,), True,
+                                    (("onnxruntime", "onnxruntime"), ("onnx", "onnx"))),
+}
+
+
+
+def runtime_versions(runtime_id: str) -> dict[str, str]:
+    """The library versions a runtime table's numbers depend on (converters and runtime), plus
+    edgekit's."""
+    from edgekit import __version__
+    from edgekit._meta import versions
+    from edgekit.export.registry import get_exporter
+
+    rt = CALIB_RUNTIMES[runtime_id]
+    return {**versions("torch"), **get_exporter(rt.format).tool_versions(),
+            **versions(*(pkg for _, pkg in rt.modules)), "edgekit": __version__}
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,8 +219,6 @@ def check_table(table: RuntimeTable, *, runtime: str, precision: str,
 
     ``edgekit``'s own version is recorded but not compared: it changes with every commit.
     """
-    from edgekit.bench.kernels import runtime_versions
-
     if table.runtime != runtime or table.precision != precision:
         raise ConfigError(f"runtime table is for {table.runtime} {table.precision}, but "
                           f"{runtime} {precision} is asked for; calibrate that one with "
@@ -203,5 +245,5 @@ def check_table(table: RuntimeTable, *, runtime: str, precision: str,
     return [f"using a foreign runtime table (--allow-foreign-table): {d}" for d in diffs]
 
 
-__all__ = ["RuntimeTable", "check_table", "default_table_path", "host_fingerprint", "read_table",
+__all__ = ["CALIB_RUNTIMES", "CalibRuntime", "RuntimeTable", "runtime_versions", "check_table", "default_table_path", "host_fingerprint", "read_table",
            "write_table"]
