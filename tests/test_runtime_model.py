@@ -289,3 +289,30 @@ def test_validate_refuses_a_foreign_table(tmp_path: Path, capsys: pytest.Capture
     assert code == 1 and err.count("\n") == 1, err
     assert "measured elsewhere" in err and "--allow-foreign-table" in err
     assert "0000deadbeef" in err
+
+
+def test_roofline_placement_from_profile_op_lists(capsys: pytest.CaptureFixture[str]) -> None:
+    """--placement on a target that cannot run here follows the profile's op lists."""
+    from edgekit.cli import main
+
+    assert main(["roofline", "test_mobilenetv4_hybrid", "--device", "pixel4-dsp",
+                 "--placement"]) == 0
+    out = capsys.readouterr().out
+    line = next(ln for ln in out.splitlines() if ln.startswith("test_mobilenetv4_hybrid ")
+                and "litert-hexagon" in ln)
+    assert "profile" in line and "MatMul x" in line  # the DSP cannot run attention's MatMul
+
+
+@pytest.mark.toolchain("tflite")
+def test_tflite_manifest_records_placement(tmp_path: Path) -> None:
+    """An int8 export for a LiteRT/XNNPACK target reads its placement from LiteRT."""
+    import json
+
+    from edgekit.export.pipeline import export
+
+    res = export("test_mobilenetv4", "pixel6-cpu", out=tmp_path, verify=False, log=None)
+    on_disk = json.loads(Path(res.manifest_path).read_text(encoding="utf-8"))
+    assert on_disk["placement"] == res.manifest["placement"]
+    pl = on_disk["placement"]
+    assert pl["source"] == "runtime" and pl["device"] == "pixel6-cpu"
+    assert pl["ops_per_unit"].get("xnnpack", 0) > 0 and pl["partitions"] >= 1
