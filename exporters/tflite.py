@@ -34,7 +34,7 @@ from edgekit.errors import ConfigError, ExportError
 from edgekit.export.protocol import ConvertOptions, Inventory, OpRecord, TensorSpec
 from edgekit.exporters import require, versions
 from edgekit.precision import Precision
-from edgekit.runtime.tflite_graph import ONNX_OPS, ops_details
+from edgekit.runtime.tflite_graph import ONNX_OPS, interpreter, ops_details
 from edgekit.runtime.tflite_graph import constant_tensors as _constant_tensors
 
 if TYPE_CHECKING:
@@ -71,14 +71,7 @@ def _np_name(dtype: Any) -> str:
 
 def _interpreter(artifact: Path, threads: int = 2, *, delegates: bool = True) -> Any:
     """A LiteRT interpreter; without ``delegates`` the graph keeps its own ops (no XNNPACK)."""
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-    resolver = (OpResolverType.AUTO if delegates
-                else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    interp = Interpreter(model_path=str(artifact), num_threads=threads,
-                         experimental_op_resolver_type=resolver)
-    interp.allocate_tensors()
-    return interp
+    return interpreter(artifact, delegates=delegates, threads=threads)
 
 
 def _spec(d: dict[str, Any], layout: str | None) -> TensorSpec:

@@ -543,12 +543,10 @@ def ops_summary(exporter: Exporter, artifact: Path) -> tuple[str, int]:
 
 def delegate_partitions(artifact: Path, threads: int) -> int:
     """DELEGATE nodes LiteRT's default delegate (XNNPACK) makes of a ``.tflite``: its partitions."""
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    from edgekit.runtime.tflite_graph import interpreter, ops_details
 
-    interp = Interpreter(model_path=str(artifact), num_threads=threads,
-                         experimental_op_resolver_type=OpResolverType.AUTO)
-    interp.allocate_tensors()
-    return sum(op["op_name"] == "DELEGATE" for op in interp._get_ops_details())  # noqa: SLF001
+    details = ops_details(interpreter(artifact, delegates=True, threads=threads))
+    return sum(op["op_name"] == "DELEGATE" for op in details)
 
 
 # --- timing --------------------------------------------------------------------------------------
