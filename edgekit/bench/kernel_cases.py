@@ -7,7 +7,8 @@ a case whose op is NCHW in torch (conv, pool, resize) ends with the same permute
 transpose back to NCHW at the output. So each artifact holds the op itself (plus the QUANTIZE /
 RESHAPE / SLICE steps a case names); the ``ops`` column of the timings
 (:func:`edgekit.bench.kernels.time_cases`) lists what each artifact really holds. The
-``input_shape`` is what the exporter traces, NCHW; attention cases pick it so that its NHWC form is the ``(1, heads, tokens, dim)`` tensor they need.
+``input_shape`` is what the exporter traces, NCHW; attention cases pick it so that its NHWC
+form is the ``(1, heads, tokens, dim)`` tensor they need.
 
 Cases of kind ``chain`` (1, 4, 16 tiny ADD/MUL ops on a ``(1, 8, 4, 4)`` tensor) and
 ``partition_chain`` (FULLY_CONNECTED alternating with int8 SOFTMAX, which this LiteRT's XNNPACK
