@@ -98,13 +98,16 @@ class SourcedOverhead(_Strict):
 class RuntimeCosts(_Strict):
     """The runtime terms of the latency model (``[runtime_costs]``), fit with a stated method.
 
-    ``T = sum_ops max(MACs / (eta_c P), bytes / (eta_m B)) + n_ops_run * per_op + overhead``:
-    ``per_op_us`` is the dispatch cost of each op the runtime executes (its op-count model,
-    :func:`edgekit.runtime.op_count`), ``efficiency`` the fraction of ``P`` (and of ``B``) that
-    each op class reaches, relative to dense convolution (1.0 when absent).
+    ``T = sum_ops max(MACs / (eta_c P), bytes / (eta_m B)) + n_ops_run * per_op
+    + n_slices * per_slice + overhead``: ``per_op_us`` is the dispatch cost of each op the runtime
+    executes (its op-count model, :func:`edgekit.runtime.ops_run`), ``per_matmul_slice_us`` the
+    launch cost of each 2-D product of a batched activation matmul
+    (:func:`edgekit.runtime.matmul_slices`; 0 when absent), ``efficiency`` the fraction of ``P``
+    (and of ``B``) that each op class reaches, relative to dense convolution (1.0 when absent).
     """
 
     per_op_us: Annotated[float, _Number, Field(ge=0)]
+    per_matmul_slice_us: Annotated[float, _Number, Field(ge=0)] = 0.0
     efficiency: dict[str, Annotated[float, _Number, Field(gt=0)]] = {}
     # A packaged runtime table (edgekit/data/runtime-tables/<name>.json) whose per-op kernel
     # efficiencies, relative to its dense convolutions, scale this profile's P and B op by op

@@ -5,11 +5,13 @@
 
 Data: edgekit/data/published_latency_aihub.csv (ai-hub-models perf.yaml, commit per row in its
 source column): 15 backbones, TFLite + QNN delegate, all ops on the NPU. Model (one formula,
-edgekit.roofline.latency): T = sum_l max(MACs/(eta_c P), bytes/(eta_c B)) + n_ops * c + O, with
-n_ops the rows' layers_total where a row has it (the graph that ran), else the QNN op-count model
-(edgekit.runtime.qnn). fp16 fits P, B, c, O and the efficiency of the classes in CLASSES per
-device; int8 (6 and 8 rows) keeps the fp16 structure (op counts, class efficiencies, B, c, O)
-and fits only P. Layer tables are built once (cached, about 10 minutes cold on 2 cores).
+edgekit.roofline.latency): T = sum_l max(MACs/(eta_c P), bytes/(eta_c B)) + n_ops * c
++ n_slices * c_s + O, with n_ops the rows' layers_total where a row has it (the graph that ran),
+else the QNN op-count model (edgekit.runtime.qnn), and n_slices the 2-D products of the batched
+attention matmuls (edgekit.runtime.matmul_slices: Swin's 64 windows x 3 heads are 192 per
+matmul). fp16 fits P, B, c, c_s, O and the efficiency of the classes in CLASSES per device; int8
+(5 and 8 rows) keeps the fp16 structure (op counts, class efficiencies, B, c, c_s, O) and fits
+only P. Layer tables are built once (cached, about 10 minutes cold on 2 cores).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ DEVICES = {"s23-npu": ("Samsung Galaxy S23 (Snapdragon 8 Gen 2 for Galaxy) Hexag
            "s25-npu": ("Samsung Galaxy S25 (Snapdragon 8 Elite for Galaxy) Hexagon NPU (HTP)",
                        "52c080d245d2")}
 FUSES = ("Relu", "Clip")  # QNN runs ReLU/ReLU6 in the conv (or BN) kernel; BN folds at export
-CLASSES = ("matmul",)  # fp16 efficiency classes (chosen on the LOO table below)
+CLASSES = ("matmul", "activation")  # fp16 efficiency classes (chosen on the LOO table below)
 MISSION = ("mobilenetv4_conv_small", "mobilenetv4_conv_medium", "mobilenetv4_conv_large",
            "mobilenetv4_hybrid_medium", "mobilenetv4_hybrid_large", "efficientformer_l1",
            "efficientformer_l3", "efficientformer_l7")
@@ -47,6 +49,8 @@ def base_profile(name: str, precision: str):  # noqa: ANN201 - a DeviceProfile
 
 
 def costs_for(df, precision: str, *, row_counts: bool):  # noqa: ANN001, ANN201
+    from dataclasses import replace
+
     from edgekit.fit.runtime_fit import run_costs
     from edgekit.roofline import layer_table
 
@@ -55,7 +59,7 @@ def costs_for(df, precision: str, *, row_counts: bool):  # noqa: ANN001, ANN201
     for r in df.itertuples():
         c = run_costs(layer_table(r.model, int(r.resolution)), dev, r.model)
         if row_counts:
-            c = type(c)(c.model, c.macs, c.bytes, c.op_class, int(r.layers_total))
+            c = replace(c, n_ops=int(r.layers_total))
         out.append(c)
     return out
 
@@ -113,12 +117,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n== {target} {prec}: {len(g)} rows, leave-one-out")
             print(f"  MACs-only (scaled)             {stats(macs_only_loo(costs, y), y)}")
             print(f"  plain roofline (P, B, O)       "
-                  f"{stats(loo_runtime(costs, y, per_op=False), y)}")
+                  f"{stats(loo_runtime(costs, y, per_op=False, per_slice=False), y)}")
             if prec == "fp16":
-                for cls in ((), ("depthwise",), ("depthwise", "matmul"), ("matmul", "norm"),
-                            ("matmul", "data_movement"), CLASSES):
-                    label = "+per-op" + "".join(f"+eta_{c}" for c in cls)
-                    print(f"  {label:30s} {stats(loo_runtime(costs, y, classes=cls), y)}")
+                for slc in (False, True):
+                    for cls in ((), ("matmul",), ("activation",), ("matmul", "norm"),
+                                ("matmul", "data_movement"), ("matmul", "depthwise"), CLASSES):
+                        label = "+per-op" + ("+slice" if slc else "") + "".join(
+                            f"+eta_{c}" for c in cls)
+                        loo = loo_runtime(costs, y, classes=cls, per_slice=slc)
+                        print(f"  {label:36s} {stats(loo, y)}")
                 main_loo = loo_runtime(costs, y, classes=CLASSES)
                 model_loo = loo_runtime(mcosts, y, classes=CLASSES)
                 print(f"  same, op-count model's n_ops   {stats(model_loo, y)}")
@@ -131,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
                     f8 = fit_runtime([costs[i] for i in pick], y[pick], classes=CLASSES)
                     p = np.array([f8.predict_s(costs[i]) for i in rest])
                     med.append(np.median(np.abs(p - y[rest]) / y[rest]) * 100)
-                print(f"  8-row fit-device (P,B,c,O,eta), other rows: median |err| "
+                print(f"  8-row fit-device (P,B,c,c_s,O,eta), other rows: median |err| "
                       f"{np.median(med):.1f}% (median of 20 seeded draws; p10 "
                       f"{np.percentile(med, 10):.1f}%, p90 {np.percentile(med, 90):.1f}%)")
             else:
@@ -174,15 +181,21 @@ def profile_text(name: str, target: str, prec: str, fit, n: int, loo: str) -> st
 
     desc, commit = DEVICES[target]
     today = dt.date.today().isoformat()
-    how = ("fp16: P, B, per-op cost, overhead and the efficiencies of "
+    how = ("fp16: P, B, per-op cost, per-matmul-slice cost, overhead and the efficiencies of "
            + ", ".join(CLASSES) + " fit jointly" if prec == "fp16" else
-           "int8: op counts, class efficiencies, B, per-op cost and overhead kept from "
+           "int8: op counts, class efficiencies, B, per-op and per-slice costs and overhead kept from "
            f"{target}'s fp16 fit; only P fit")
     src = (f"fit by scripts/fit_npu.py to the {n} {target} {prec} rows of "
            f"edgekit/data/published_latency_aihub.csv (quic/ai-hub-models perf.yaml @ {commit}); "
            f"least squares on log latency; {how}; LOO {loo} ({today})")
     eff = ", ".join(f"{k} = {v:.6g}" for k, v in fit.efficiency.items())
-    notes = '"""\n' + NOTES.format(target=target, prec=prec, n=n, loo=loo, commit=commit) + '\n"""'
+    text = NOTES.format(target=target, prec=prec, n=n, loo=loo, commit=commit)
+    if fit.mem_bytes_s > 1e12:  # no DRAM does this: say what the number is
+        text += ("\nB is not a DRAM bandwidth: these rows pin no memory-bound time except that "
+                 "of unfused\nactivations (their efficiency sits at its lower bound), so B is "
+                 "whatever keeps every\nother layer compute-bound. Read it as 'not memory-bound "
+                 "here', not as a bandwidth.")
+    notes = '"""\n' + text + '\n"""'
     return f"""# {desc}: TFLite {prec} with the QNN delegate, as measured by Qualcomm AI Hub.
 name = "{name}"
 description = "{desc}, {prec}"
@@ -214,6 +227,7 @@ confidence = "medium"
 
 [runtime_costs]
 per_op_us = {fit.per_op_s * 1e6:.6g}
+per_matmul_slice_us = {fit.per_slice_s * 1e6:.6g}
 efficiency = {{ {eff} }}
 source = {toml_string(src)}
 confidence = "medium"
@@ -225,8 +239,11 @@ edgekit/data/published_latency_aihub.csv; quic/ai-hub-models qai_hub_models/mode
 @ {commit}). The NPU is far from MAC-bound and transformer graphs lower to hundreds to thousands
 of small ops, so the profile carries the runtime terms of edgekit's latency formula: per-op
 dispatch cost times the ops the QNN delegate runs (edgekit/runtime/qnn.py's op-count model; the
-fit used the rows' layers_total, the graph that ran) plus the efficiency of activation-activation
-matmuls (attention) relative to dense convolution. Leave-one-out on these rows:
+fit used the rows' layers_total, the graph that ran), a launch cost per 2-D product of a batched
+attention matmul (Swin's windowed attention runs 64 windows x 3 heads = 192 of them per matmul;
+edgekit.runtime.matmul_slices), and the efficiencies of activation-activation matmuls (attention)
+and of unfused activations (GELU, SiLU, h-swish, sigmoid) relative to dense convolution.
+Leave-one-out on these rows:
 {loo}. Op support: Qualcomm's QNN HTP op list as recalled (the SDK page is not available offline)
 and the rows, which ran every op of all 15 backbones on the NPU; what cannot run is control flow
 and data-dependent shapes. Precision and format are this target's: `edgekit export MODEL --target

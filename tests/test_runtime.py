@@ -107,16 +107,51 @@ def test_default_runtime_counts_live_unfused_rows() -> None:
     assert ops_run(t, load_device("pixel4-dsp")).sum() == 2  # pixel4-dsp fuses Relu only
 
 
-def _synthetic(n: int, seed: int) -> list[RunCosts]:
+def _synthetic(n: int, seed: int, *, slices: bool = False,
+               classes: tuple[str, ...] = ("dense_conv", "matmul", "elementwise"),
+               ) -> list[RunCosts]:
     rng = np.random.default_rng(seed)
     out = []
     for i in range(n):
         k = int(rng.integers(5, 30))
-        cls = tuple(rng.choice(["dense_conv", "matmul", "elementwise"], k))
+        cls = tuple(rng.choice(list(classes), k))
         macs = rng.uniform(1e6, 5e8, k) * np.array([c != "elementwise" for c in cls])
+        n_slices = int(rng.integers(0, 3000)) if slices and i % 3 else 0
         out.append(RunCosts(f"m{i}", macs, rng.uniform(1e4, 5e6, k), cls,
-                            int(rng.integers(20, 2000))))
+                            int(rng.integers(20, 2000)), n_slices))
     return out
+
+
+def test_matmul_slices_counts_the_2d_products_of_activation_matmuls() -> None:
+    from edgekit.runtime import matmul_slices
+
+    t = _table([
+        ("c1", "Conv", "dense_conv", False, "", "1x8x8x8", 100, 10, 10, 9),
+        ("qk", "MatMul", "matmul", False, "", "64x3x49x49", 1, 1, 1, 0),  # Swin stage 1
+        ("av", "MatMul", "matmul", False, "", "1x12x197x64", 1, 1, 1, 0),  # ViT-B
+        ("fc", "MatMul", "matmul", False, "", "197x64", 1, 1, 1, 0),
+    ])
+    assert matmul_slices(t).tolist() == [0, 192, 12, 1]
+
+
+def test_runtime_fit_recovers_a_per_slice_cost_and_leaves_unpinned_terms_alone() -> None:
+    from edgekit.fit.runtime_fit import RuntimeFit
+
+    truth = RuntimeFit(peak_mac_s=2e12, mem_bytes_s=5e10, per_op_s=1e-6, overhead_s=3e-4,
+                       efficiency={"matmul": 0.1}, per_slice_s=2.5e-6)
+    costs = _synthetic(14, 2, slices=True)
+    y = np.array([truth.predict_s(c) for c in costs])
+    fit = fit_runtime(costs, y, classes=("matmul",))
+    assert fit.per_slice_s == pytest.approx(2.5e-6, rel=1e-3)
+    assert fit.efficiency["matmul"] == pytest.approx(0.1, rel=1e-3)
+    without = fit_runtime(costs, y, classes=("matmul",), per_slice=False)
+    assert without.per_slice_s == 0 and without.rms_log_err > 10 * fit.rms_log_err
+    # CNN-only rows: no slices and no matmul layers pin neither term, so neither moves
+    cnn = _synthetic(10, 3, classes=("dense_conv", "elementwise"))
+    y_cnn = np.array([truth.predict_s(c) for c in cnn])
+    f = fit_runtime(cnn, y_cnn, classes=("matmul",))
+    assert "per_slice" not in f.free and "eta_matmul" not in f.free
+    assert f.per_slice_s == 0 and f.efficiency["matmul"] == 1.0
 
 
 def test_runtime_fit_recovers_known_parameters() -> None:
@@ -153,8 +188,8 @@ def test_prediction_formula_hand_computed(tmp_path: Path) -> None:
         '[peak_gmac_s]', 'value = 1000.0', 'source = "hand"', 'confidence = "low"',
         '[mem_gb_s]', 'value = 10.0', 'source = "hand"', 'confidence = "low"',
         '[overhead_ms]', 'value = 0.5', 'source = "hand"', 'confidence = "low"',
-        '[runtime_costs]', 'per_op_us = 2.0', 'efficiency = { matmul = 0.25 }',
-        'source = "hand"', 'confidence = "low"', ''])
+        '[runtime_costs]', 'per_op_us = 2.0', 'per_matmul_slice_us = 3.0',
+        'efficiency = { matmul = 0.25 }', 'source = "hand"', 'confidence = "low"', ''])
     p = tmp_path / "hand-npu.toml"
     p.write_text(text)
     dev = load_profile_file(p)
@@ -167,7 +202,10 @@ def test_prediction_formula_hand_computed(tmp_path: Path) -> None:
     ])
     est = estimate_latency(t, dev)
     n_ops = 6 + 1 + 1  # graph + conv + matmul (one op: no per-head split)
-    want = max(1e-3, 500 / 1e10) + max(0.1e-3, 0.8e-3) / 0.25 + n_ops * 2e-6 + 0.5e-3
-    assert est.n_ops_run == n_ops
+    slices = 2  # the matmul's 1x2 leading dims: two 16x16 products, 3 us each
+    want = (max(1e-3, 500 / 1e10) + max(0.1e-3, 0.8e-3) / 0.25 + n_ops * 2e-6 + slices * 3e-6
+            + 0.5e-3)
+    assert est.n_ops_run == n_ops and est.matmul_slices == slices
+    assert est.slice_s == pytest.approx(slices * 3e-6)
     assert est.latency_s == pytest.approx(want, rel=1e-9)
     assert est.dispatch_s == pytest.approx(n_ops * 2e-6)

@@ -56,6 +56,9 @@ def run(args: argparse.Namespace) -> int:
                 rc = d.runtime_costs
                 eff = ", ".join(f"{k} {v:.3g}" for k, v in rc.efficiency.items()) or "-"
                 print(f"{'per-op cost':20s} {rc.per_op_us:.4g} us; class efficiency: {eff}")
+                if rc.per_matmul_slice_us:
+                    print(f"{'matmul slice cost':20s} {rc.per_matmul_slice_us:.4g} us per 2-D "
+                          "product of a batched activation matmul")
                 print(f"{'runtime costs source':20s} {rc.source} ({rc.confidence.value})")
             print(f"{'description':20s} {d.description}")
         return 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from edgekit.errors import ConfigError, EdgekitError
@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 
     from edgekit.device import DeviceProfile
 
-DEFAULT_CLASSES = ("matmul",)  # attention matmuls: what the NPU rows need (scripts/fit_npu.py)
+# Attention matmuls and unfused activations (GELU, SiLU, h-swish, sigmoid): what the NPU rows need
+# (scripts/fit_npu.py's leave-one-out table).
+DEFAULT_CLASSES = ("matmul", "activation")
 MIN_ROWS_PER_CLASS = 8  # below this many rows, fit no class efficiency
 
 
@@ -64,7 +66,7 @@ def row_costs(df: pd.DataFrame, base: DeviceProfile,
             if n <= 0 or not math.isfinite(n):
                 raise ConfigError(f"line {line} ({r.model}), column 'layers_total': must be a "
                                   f"positive integer, got {count!r}")
-            c = RunCosts(c.model, c.macs, c.bytes, c.op_class, n)
+            c = replace(c, n_ops=n)
         costs.append(c)
         used.append(i)
     return costs, used, skipped
@@ -78,7 +80,8 @@ def fit_runtime_device(df: pd.DataFrame, base: DeviceProfile, *,
     y = df["latency_ms"].to_numpy(float)[used] / 1e3
     if classes is None:
         classes = DEFAULT_CLASSES if len(used) >= MIN_ROWS_PER_CLASS else ()
-    need = 4 + len(classes) - (0 if overhead else 1)
+    slices = any(c.n_slices for c in costs)  # a launch cost per matmul slice is fit only then
+    need = 4 + len(classes) - (0 if overhead else 1) + (1 if slices else 0)
     if len(used) < need + 1:
         raise ConfigError(f"the runtime fit needs at least {need + 1} buildable rows (one more "
                           f"than its {need} parameters, for leave-one-out), got {len(used)}")
@@ -108,7 +111,8 @@ def runtime_profile_text(fit: RuntimeFit, name: str, base: DeviceProfile, source
         'confidence = "low"', "", "[mem_gb_s]", f"value = {fit.mem_bytes_s / 1e9:.6g}",
         f"source = {src}", 'confidence = "low"', "", "[overhead_ms]",
         f"value = {fit.overhead_s * 1e3:.6g}", f"source = {src}", 'confidence = "low"', "",
-        "[runtime_costs]", f"per_op_us = {fit.per_op_s * 1e6:.6g}", f"efficiency = {{ {eff} }}",
+        "[runtime_costs]", f"per_op_us = {fit.per_op_s * 1e6:.6g}",
+        f"per_matmul_slice_us = {fit.per_slice_s * 1e6:.6g}", f"efficiency = {{ {eff} }}",
         f"source = {src}", 'confidence = "low"', "",
     ]
     return "\n".join(lines)

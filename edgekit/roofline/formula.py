@@ -26,9 +26,14 @@ def roofline_time_s(macs: np.ndarray | float, bytes_: np.ndarray | float, peak_m
 
 
 def runtime_time_s(layer_s: np.ndarray | float, n_ops_run: float, per_op_s: float,
-                   overhead_s: float) -> float:
-    """Model time with the runtime's fixed costs: ``sum(layer_s) + n_ops_run * per_op_s + O``."""
-    return float(np.sum(layer_s) + n_ops_run * per_op_s + overhead_s)
+                   overhead_s: float, n_slices: float = 0.0, per_slice_s: float = 0.0) -> float:
+    """Model time with the runtime's fixed costs.
+
+    ``sum(layer_s) + n_ops_run * per_op_s + n_slices * per_slice_s + O``: a dispatch cost per op
+    the runtime runs, a launch cost per 2-D slice of its batched activation matmuls
+    (:func:`edgekit.runtime.matmul_slices`) and the per-invoke overhead ``O``.
+    """
+    return float(np.sum(layer_s) + n_ops_run * per_op_s + n_slices * per_slice_s + overhead_s)
 
 
 __all__ = ["roofline_time_s", "runtime_time_s"]

@@ -15,7 +15,8 @@ no bytes and no time of its own.
 **Runtime terms.** A profile with ``[runtime_costs]`` (fit to measurements of its runtime, e.g. the
 QNN delegate on a Hexagon NPU) adds what the software costs, in the same formula:
 
-    T = sum_i max(MACs_i / (eta_c(i) P), bytes_i / (eta_c(i) B)) + n_ops_run * c_op + O
+    T = sum_i max(MACs_i / (eta_c(i) P), bytes_i / (eta_c(i) B)) + n_ops_run * c_op
+        + n_slices * c_slice + O
 
 ``eta_c`` is the kernel efficiency of layer ``i``'s op class (1.0 for dense convolution and for
 every class the profile does not list; one number per class scales both rates), or, for a profile
@@ -23,7 +24,9 @@ with ``kernel_table``, of the op itself: a packaged runtime table's efficiency f
 unit and shape relative to its dense convolutions (a prior measured on another host,
 :func:`edgekit.runtime.efficiency.relative_efficiency`), ``n_ops_run`` the
 number of ops the runtime executes, from the runtime's op-count model (the graph that runs:
-:func:`edgekit.runtime.ops_run`), ``c_op`` the per-op dispatch cost and ``O`` the overhead.
+:func:`edgekit.runtime.ops_run`), ``c_op`` the per-op dispatch cost, ``n_slices`` the 2-D
+products of the batched activation matmuls (:func:`edgekit.runtime.matmul_slices`; attention over
+many windows or heads), ``c_slice`` the launch cost of each, and ``O`` the overhead.
 """
 
 from __future__ import annotations
@@ -61,6 +64,8 @@ class LatencyEstimate:
         overhead_s: the fixed per-inference overhead included in ``latency_s``.
         n_ops_run: ops the runtime executes (its op-count model; 0 without runtime costs).
         dispatch_s: ``n_ops_run * per_op`` included in ``latency_s`` (0 without runtime costs).
+        matmul_slices: 2-D products of the batched activation matmuls (0 without runtime costs).
+        slice_s: ``matmul_slices * per_matmul_slice`` included in ``latency_s``.
     """
 
     model: str
@@ -77,6 +82,8 @@ class LatencyEstimate:
     overhead_s: float
     n_ops_run: int = 0
     dispatch_s: float = 0.0
+    matmul_slices: int = 0
+    slice_s: float = 0.0
 
     @property
     def latency_ms(self) -> float:
@@ -127,11 +134,12 @@ def estimate_latency(table: pd.DataFrame, device: DeviceProfile | str) -> Latenc
     compute_s = run_macs / dev.peak_mac_s / eff
     memory_s = nbytes / dev.mem_bytes_s / eff
     time_s = roofline_time_s(run_macs, nbytes, dev.peak_mac_s, dev.mem_bytes_s, eff)
-    n_ops_run, per_op_s = 0, 0.0
+    n_ops_run, per_op_s, n_slices, per_slice_s = 0, 0.0, 0, 0.0
     if rc is not None:
-        from edgekit.runtime import ops_run
+        from edgekit.runtime import matmul_slices, ops_run
 
         n_ops_run, per_op_s = int(ops_run(t, dev).sum()), rc.per_op_us * 1e-6
+        n_slices, per_slice_s = int(matmul_slices(t).sum()), rc.per_matmul_slice_us * 1e-6
     with np.errstate(divide="ignore", invalid="ignore"):
         intensity = np.where(nbytes > 0, macs / np.maximum(nbytes, 1), np.where(macs > 0, np.inf, 0.0))
     bound = np.where(fused, "fused", np.where(time_s <= 0, "none",
@@ -147,13 +155,15 @@ def estimate_latency(table: pd.DataFrame, device: DeviceProfile | str) -> Latenc
     total_macs = int(t["macs"].sum())
     return LatencyEstimate(
         model=str(t.attrs.get("model", "")), device=dev, layers=layers,
-        latency_s=runtime_time_s(total, n_ops_run, per_op_s, dev.overhead_s),
+        latency_s=runtime_time_s(total, n_ops_run, per_op_s, dev.overhead_s, n_slices,
+                                 per_slice_s),
         compute_s=float(compute_s.sum()),
         memory_s=float(memory_s.sum()),
         memory_bound_fraction=mem_time / total if total > 0 else 0.0,
         macs=total_macs, weight_bytes=int(wbytes.sum()), activation_bytes=int(abytes.sum()),
         macs_only_s=total_macs / dev.peak_mac_s, overhead_s=dev.overhead_s,
-        n_ops_run=n_ops_run, dispatch_s=n_ops_run * per_op_s,
+        n_ops_run=n_ops_run, dispatch_s=n_ops_run * per_op_s, matmul_slices=n_slices,
+        slice_s=n_slices * per_slice_s,
     )
 
 

@@ -72,4 +72,23 @@ def ops_run(table: pd.DataFrame, device: DeviceProfile) -> np.ndarray:
     return live.astype(np.int64)
 
 
-__all__ = ["RuntimeSpec", "get_runtime", "list_runtimes", "ops_run"]
+def matmul_slices(table: pd.DataFrame) -> np.ndarray:
+    """Independent 2-D matmuls each activation x activation matmul row runs (0 for other rows).
+
+    A batched matmul over a ``(..., M, N)`` output is one 2-D product per leading index: Swin's
+    windowed attention ``64x3x49x49`` is 192 small products in one op. A runtime that launches
+    each of them on its own pays a fixed cost per slice (``[runtime_costs] per_matmul_slice_us``);
+    an output of rank 2 or less is one slice.
+    """
+    import numpy as np
+
+    out = np.zeros(len(table), dtype=np.int64)
+    rows = zip(table["op_class"].to_numpy(str), table["out_shape"].astype(str), strict=True)
+    for i, (cls, shape) in enumerate(rows):
+        if cls == "matmul":
+            dims = [int(d) for d in shape.split("x") if d.isdigit()]
+            out[i] = int(np.prod(dims[:-2])) if len(dims) > 2 else 1
+    return out
+
+
+__all__ = ["RuntimeSpec", "get_runtime", "list_runtimes", "matmul_slices", "ops_run"]
