@@ -166,3 +166,24 @@ def test_report_bad_model_fails_before_any_stage(capsys, tmp_path, flag) -> None
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("edgekit: error: unknown model 'mobilenetv4_conv_smal'")
     assert not (out / "roofline_zoo.csv").exists()
+
+
+def test_failed_exports_name_each_conversion_once_with_the_targets_sharing_it() -> None:
+    from edgekit.report.readme import failed_exports
+
+    why = "m (target pixel7-gpu, tflite fp16) failed verification: SQNR 18.8 dB, below the floor"
+    shared = "shares the tflite fp16 conversion made for pixel7-gpu, which failed: " + why
+    matrix = pd.DataFrame([
+        {"model": "m", "target": "pixel7-gpu", "format": "tflite", "precision": "fp16",
+         "error": why},
+        {"model": "m", "target": "s23-npu", "format": "tflite", "precision": "fp16",
+         "error": shared},
+        {"model": "m", "target": "s23-npu-int8", "format": "tflite", "precision": "int8",
+         "error": ""},
+        {"model": "m", "target": "x86", "format": "onnx", "precision": "fp32", "error": None},
+    ])
+    lines = failed_exports(matrix)
+    rows = [ln for ln in "\n".join(lines).splitlines() if ln.startswith("| m ")]
+    assert len(rows) == 1 and "pixel7-gpu, s23-npu" in rows[0] and why in rows[0]
+    assert "shares the" not in rows[0]  # the error shown is the one of the target that made it
+    assert failed_exports(matrix.assign(error="")) == []

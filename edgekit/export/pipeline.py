@@ -244,7 +244,7 @@ def export_all_targets(
 
         # once, for every int8 target: a bad --calib stops here
         calib_data = calibration_set(calib, built.resolution, built.module)
-    failed: dict[tuple[str, str], str] = {}
+    failed: dict[tuple[str, str], str] = {}  # (format, precision) -> why, naming its target
     outcomes = []
     with temporary_dir(ensure_dir(out, "--out"), ".edgekit-cache-") as work:
         shared = _SharedConversions(work)
@@ -264,7 +264,8 @@ def export_all_targets(
                                               result=_run_job(job, started, log, shared,
                                                               force=force)))
             except EdgekitError as exc:
-                failed[key] = str(exc)
+                failed[key] = (f"shares the {key[0]} {key[1]} conversion made for {prof.name}, "
+                               f"which failed: {exc}")
                 outcomes.append(TargetOutcome(prof.name, *key, error=str(exc)))
                 log(f"{prof.name}: failed: {exc}")
     return outcomes

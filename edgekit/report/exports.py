@@ -96,7 +96,7 @@ def matrix_rows(model: str, profiles: Sequence[DeviceProfile],
                                "format": prof.format, "precision": prof.precision.value,
                                "runnable": runnable.get(prof.name)}
         if isinstance(m, str):
-            row.update(status="failed", error=m.splitlines()[0][:200] if m else "failed")
+            row.update(status="failed", error=m.splitlines()[0] if m else "failed")
         else:
             fid = m.get("fidelity") or {}
             unsup = list(m.get("unsupported_ops") or [])

@@ -93,6 +93,18 @@ def _best_wide(best: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def failed_exports(matrix: pd.DataFrame) -> list[str]:
+    """The export matrix's failures, one row per conversion (model, format, precision) with the
+    targets that share its artifact and the error of the target that made it; none: no lines."""
+    errs = matrix[matrix["error"].fillna("") != ""]
+    if not len(errs):
+        return []
+    groups = errs.groupby(["model", "format", "precision"], sort=False)
+    failed = groups.agg(targets=("target", ", ".join), error=("error", "first")).reset_index()
+    return ["Failed exports (one row per conversion; the targets listed share its artifact):",
+            "", _md(failed), ""]
+
+
 def validation_folders(out_dir: Path) -> list[dict[str, Any]]:
     """Every ``validation*/`` folder of the report with a ``summary.csv``: its tables and meta."""
     found = []
@@ -276,9 +288,7 @@ def render_readme(out_dir: Path, *, plan: ReportPlan, summary: pd.DataFrame, bes
                   "generated images (random weights), `runnable` the roofline's judgement.", "",
                   _md(matrix.drop(columns=["error"]).assign(
                       size_mb=matrix["size_mb"].round(2)), ".3g"), ""]
-        errs = matrix[matrix["error"].fillna("") != ""]
-        if len(errs):
-            lines += ["Failed exports:", "", _md(errs[["model", "target", "error"]]), ""]
+        lines += failed_exports(matrix)
     lines += ["## Validation per runtime", ""]
     if validations:
         for v in validations:
