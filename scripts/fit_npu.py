@@ -10,8 +10,8 @@ edgekit.roofline.latency): T = sum_l max(MACs/(eta_c P), bytes/(eta_c B)) + n_op
 else the QNN op-count model (edgekit.runtime.qnn), and n_slices the 2-D products of the batched
 attention matmuls (edgekit.runtime.matmul_slices: Swin's 64 windows x 3 heads are 192 per
 matmul). fp16 fits P, B, c, c_s, O and the efficiency of the classes in CLASSES per device; int8
-(5 and 8 rows) keeps the fp16 structure (op counts, class efficiencies, B, c, c_s, O) and fits
-only P. Layer tables are built once (cached, about 10 minutes cold on 2 cores).
+(5 and 8 rows) keeps the fp16 structure (op counts, class efficiencies, B, c, c_s) and fits P and
+O (the invoke overhead holds the graph's input/output conversion, which differs by precision). Layer tables are built once (cached, about 10 minutes cold on 2 cores).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ DEVICES = {"s23-npu": ("Samsung Galaxy S23 (Snapdragon 8 Gen 2 for Galaxy) Hexag
                        "52c080d245d2")}
 FUSES = ("Relu", "Clip")  # QNN runs ReLU/ReLU6 in the conv (or BN) kernel; BN folds at export
 CLASSES = ("matmul", "activation")  # fp16 efficiency classes (chosen on the LOO table below)
+INT8_FREE = ("peak", "overhead")  # int8: what the few rows refit on the fp16 structure
 MISSION = ("mobilenetv4_conv_small", "mobilenetv4_conv_medium", "mobilenetv4_conv_large",
            "mobilenetv4_hybrid_medium", "mobilenetv4_hybrid_large", "efficientformer_l1",
            "efficientformer_l3", "efficientformer_l7")
@@ -143,9 +144,11 @@ def main(argv: list[str] | None = None) -> int:
                       f"{np.percentile(med, 10):.1f}%, p90 {np.percentile(med, 90):.1f}%)")
             else:
                 base = fits[(target, "fp16")]
-                main_loo = loo_runtime(costs, y, base=base, free=("peak",))
-                print(f"  fp16 structure, fit P only     {stats(main_loo, y)}")
-                fit = fit_runtime(costs, y, base=base, free=("peak",))
+                p_only = loo_runtime(costs, y, base=base, free=("peak",))
+                print(f"  fp16 structure, fit P only     {stats(p_only, y)}")
+                main_loo = loo_runtime(costs, y, base=base, free=INT8_FREE)
+                print(f"  fp16 structure, fit P and O    {stats(main_loo, y)}")
+                fit = fit_runtime(costs, y, base=base, free=INT8_FREE)
             loo_lines[(target, prec)] = stats(main_loo, y)
             fits[(target, prec)] = fit
             print(f"  runtime model (LOO)            {loo_lines[(target, prec)]}")
@@ -183,8 +186,8 @@ def profile_text(name: str, target: str, prec: str, fit, n: int, loo: str) -> st
     today = dt.date.today().isoformat()
     how = ("fp16: P, B, per-op cost, per-matmul-slice cost, overhead and the efficiencies of "
            + ", ".join(CLASSES) + " fit jointly" if prec == "fp16" else
-           "int8: op counts, class efficiencies, B, per-op and per-slice costs and overhead kept from "
-           f"{target}'s fp16 fit; only P fit")
+           "int8: op counts, class efficiencies, B, per-op and per-slice costs kept from "
+           f"{target}'s fp16 fit; P and overhead fit")
     src = (f"fit by scripts/fit_npu.py to the {n} {target} {prec} rows of "
            f"edgekit/data/published_latency_aihub.csv (quic/ai-hub-models perf.yaml @ {commit}); "
            f"least squares on log latency; {how}; LOO {loo} ({today})")
