@@ -39,6 +39,7 @@ SCHEMA = 1  # bump when the artifact cache key's meaning changes
 CALIB_SAMPLES = 8  # int8 calibration inputs per case (seeded standard normal)
 WARMUP = 2  # untimed invocations before each round's timed ones
 MIN_RUNS = 3  # timed invocations per round at least (more until min_time_s)
+PROFILE_RUNS = 30  # profiled invocations per case (onnxruntime), after WARMUP
 
 
 # --- runtimes calibrate measures -----------------------------------------------------------------
@@ -229,7 +230,11 @@ def time_cases(cases: Sequence[KernelCase], runtime_id: str, precision: str | Pr
         One row per case: ``case, kind, op_class, fixed_cost, artifact, median_s, p10_s, p90_s, runs,
         in_c, in_h, in_w, ops, n_ops, partitions`` and the case's params as columns (``p10_s``
         and ``p90_s`` over all timed invocations; ``ops`` the artifact's op types with counts;
-        ``partitions`` the delegate partitions for ``litert-xnnpack``, else 0).
+        ``partitions`` the delegate partitions for ``litert-xnnpack``, else 0; ``node_s``, for
+        a runtime with a profiler (onnxruntime), each ONNX node's kernel time as JSON, which
+        :func:`edgekit.fit.kernel_fit.fit_kernel_table` takes as the measured op's time: ORT
+        runs a case's layout transpose inside its NCHWc reorder, so subtracting a predicted
+        Transpose would misattribute it).
     """
     import numpy as np
     import pandas as pd
@@ -266,6 +271,7 @@ def time_cases(cases: Sequence[KernelCase], runtime_id: str, precision: str | Pr
             medians[i].append(statistics.median(times) / 1e9)
             raw[i].extend(times)
             bar.step(cases[i].name, f"round {r + 1}/{rounds} {medians[i][-1] * 1e3:.3f} ms")
+    node_s = _profiled_nodes(cases, paths, rt.id, threads, progress)
     rows = []
     for i, case in enumerate(cases):
         t = np.asarray(raw[i], dtype=float) / 1e9
@@ -276,9 +282,32 @@ def time_cases(cases: Sequence[KernelCase], runtime_id: str, precision: str | Pr
                      "p10_s": float(np.percentile(t, 10)), "p90_s": float(np.percentile(t, 90)),
                      "runs": int(len(t)), "in_c": case.input_shape[1],
                      "in_h": case.input_shape[2], "in_w": case.input_shape[3], "ops": ops,
-                     "n_ops": n_ops, "partitions": parts,
+                     "n_ops": n_ops, "partitions": parts, "node_s": node_s[i],
                      **{k: v for k, v in case.params if k != "kind"}})
     return pd.DataFrame(rows)
+
+
+def _profiled_nodes(cases: Sequence[KernelCase], paths: Sequence[Path], runtime_id: str,
+                    threads: int, progress: Callable[[str], None]) -> list[str]:
+    """Per case, its ONNX nodes' kernel times from onnxruntime's profiler as JSON (``""`` for
+    fixed-cost cases and for runtimes without a profiler)."""
+    if runtime_id != "onnxruntime-cpu":
+        return ["" for _ in cases]
+    from edgekit.bench.runners import profile_onnxruntime
+    from edgekit.export.interrupt import raise_if_interrupted
+
+    out = []
+    bar = _Progress("profile", len(cases), progress)
+    for case, path in zip(cases, paths, strict=True):
+        if case.fixed_cost:
+            out.append("")
+        else:
+            prof = profile_onnxruntime(str(path), threads=threads, runs=PROFILE_RUNS, warmup=WARMUP)
+            out.append(json.dumps({str(n): float(ms) / 1e3 for n, ms in
+                                   zip(prof["onnx_node"], prof["time_ms"], strict=True)}))
+        raise_if_interrupted()
+        bar.step(case.name, "profiled" if out[-1] else "fixed-cost case")
+    return out
 
 
 __all__ = ["CALIB_RUNTIMES", "CalibRuntime", "KernelCase", "build_cases", "calib_runtime",

@@ -17,8 +17,11 @@ The fit, in two steps:
    non-negative least squares over the cases whose plain-roofline work is negligible (chains of
    tiny ops, alternating placements), ``T = O + sum_u n_u c_u + n_p c_p``.
 2. **Efficiency points**: in every other case the op of the case's op class with the largest
-   roofline time is the one measured; what the case took beyond the fixed costs and the other ops' predicted time is that
-   op's time, and ``eta = roofline time / that time``. Each point keeps the op's shape features.
+   roofline time is the one measured. Its time is the runtime profiler's kernel time for that
+   node where the timings carry one (``node_s``: onnxruntime, which runs a case's layout
+   transpose inside its NCHWc reorder, so no predicted Transpose may be subtracted), else what
+   the case took beyond the fixed costs and the other ops' predicted time; ``eta = roofline
+   time / that time``. Each point keeps the op's shape features.
    A case whose op time is lost in the noise of its other ops (below 2% of the case, or an
    efficiency outside 1e-4..10: an onnxruntime pointwise case is mostly its layout transpose)
    gives no point and is listed as unresolved.
@@ -32,6 +35,7 @@ roofline (``eta = 1``) and the prediction says which op types that was.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -122,7 +126,10 @@ def fit_kernel_table(timings: pd.DataFrame, *, runtime: str, precision: str, pea
         roof = roofline_s(live, peak_mac_s, mem_bytes_s)
         fixed_cost = (bool(row["fixed_cost"]) if "fixed_cost" in row
                       else float(roof.sum()) < TINY_WORK_SHARE * float(row["median_s"]))
+        prof = row.get("node_s")
+        node_s = json.loads(prof) if isinstance(prof, str) and prof else {}
         cases.append({"case": str(row["case"]), "median_s": float(row["median_s"]),
+                      "node_s": node_s,
                       "fixed_cost": fixed_cost, "op_class": str(row.get("op_class", "")),
                       "ops": live, "roof": roof, "work_s": float(roof.sum()),
                       "partitions": int(partitions),
@@ -144,9 +151,11 @@ def fit_kernel_table(timings: pd.DataFrame, *, runtime: str, precision: str, pea
             times = model.op_times(ops) if step == 2 else ops.assign(
                 time_s=c["roof"] + [model.per_op_s.get(u, 0.0) for u in ops["unit"]])
             others = float(times["time_s"].sum() - times["time_s"].iloc[main])
+            op = ops.iloc[main]
             own = (c["median_s"] - model.invoke_s - c["partitions"] * model.per_partition_s
                    - others - model.per_op_s.get(str(ops["unit"].iloc[main]), 0.0))
-            op = ops.iloc[main]
+            if str(op.get("name", "")) in c["node_s"]:  # the profiler's time of that node
+                own = float(c["node_s"][str(op["name"])])
             resolved = own > MIN_OP_SHARE * c["median_s"] and (
                 ETA_RANGE[0] <= c["roof"][main] / own <= ETA_RANGE[1])
             own = max(own, MIN_OP_SHARE * c["median_s"])

@@ -39,7 +39,8 @@ def op_table(path: str | os.PathLike[str], *, item_bytes: int = 4) -> pd.DataFra
     w = t["weight_elems"].to_numpy(np.int64) * item_bytes + t["bias_elems"].to_numpy(np.int64) * 4
     a_in = t["in_act_elems"].to_numpy(np.int64) * item_bytes
     a_out = t["out_act_elems"].to_numpy(np.int64) * item_bytes
-    df = t[["op_type", "op_class", "macs", "fusable"]].rename(columns={"op_type": "op"}).assign(
+    cols = ["name", "op_type", "op_class", "macs", "fusable"]
+    df = t[cols].rename(columns={"op_type": "op"}).assign(
         index=range(len(t)), onnx_op=t["op_type"], dtype="float32" if item_bytes == 4 else "",
         macs=t["macs"].to_numpy(float), in_bytes=a_in, weight_bytes=w, out_bytes=a_out,
         bytes=a_in + w + a_out, **f)
