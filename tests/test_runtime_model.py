@@ -316,3 +316,27 @@ def test_tflite_manifest_records_placement(tmp_path: Path) -> None:
     pl = on_disk["placement"]
     assert pl["source"] == "runtime" and pl["device"] == "pixel6-cpu"
     assert pl["ops_per_unit"].get("xnnpack", 0) > 0 and pl["partitions"] >= 1
+
+
+def test_fit_takes_the_profilers_op_time_over_the_subtraction() -> None:
+    """onnxruntime runs a case's layout Transpose inside its NCHWc reorder: the op table's
+    Transpose would be subtracted at its own (high) predicted cost and leave the conv too
+    little. With the profiler's per-node times (``node_s``) the conv's point is its own time."""
+    import json
+
+    P, B = 50e9, 10e9
+    ops = _ops(op=["Conv", "Transpose"], op_class=["dense_conv", "data_movement"],
+               unit=["cpu", "cpu"], macs=[5e7, 0.0], bytes=[1e5, 4e6], kernel=[1, 0],
+               stride=[1, 1], cin=[64, 64], cout=[64, 64], spatial=[3136, 3136],
+               name=["conv", "tr"])
+    conv_s = 2e-3  # the profiler's conv time: eta = (5e7 / 50e9) / 2e-3 = 0.5
+    rows = [{"case": "c", "artifact": "c", "fixed_cost": False, "op_class": "dense_conv",
+             "median_s": conv_s + 1e-4}]  # the reorder took 0.1 ms, not a Transpose's 0.8
+    graphs = {"c": (ops, 0)}
+    plain = fit_kernel_table(pd.DataFrame(rows), runtime="onnxruntime-cpu", precision="fp32",
+                             peak_mac_s=P, mem_bytes_s=B, graph=lambda a: graphs[a])
+    rows[0]["node_s"] = json.dumps({"conv": conv_s, "tr": 1e-4})
+    prof = fit_kernel_table(pd.DataFrame(rows), runtime="onnxruntime-cpu", precision="fp32",
+                            peak_mac_s=P, mem_bytes_s=B, graph=lambda a: graphs[a])
+    assert prof["points"][0]["eta"] == pytest.approx(0.5, rel=1e-6)
+    assert plain["points"][0]["eta"] > 0.7  # the subtraction's inflated efficiency
