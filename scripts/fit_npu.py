@@ -11,7 +11,8 @@ else the QNN op-count model (edgekit.runtime.qnn), and n_slices the 2-D products
 attention matmuls (edgekit.runtime.matmul_slices: Swin's 64 windows x 3 heads are 192 per
 matmul). fp16 fits P, B, c, c_s, O and the efficiency of the classes in CLASSES per device; int8
 (5 and 8 rows) keeps the fp16 structure (op counts, class efficiencies, B, c, c_s) and fits P and
-O (the invoke overhead holds the graph's input/output conversion, which differs by precision). Layer tables are built once (cached, about 10 minutes cold on 2 cores).
+O (the invoke overhead holds the graph's input/output conversion, which differs by precision).
+Layer tables are built once (cached, about 10 minutes cold on 2 cores).
 """
 
 from __future__ import annotations

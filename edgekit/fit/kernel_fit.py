@@ -23,8 +23,7 @@ The fit, in two steps:
    the case took beyond the fixed costs and the other ops' predicted time; ``eta = roofline
    time / that time``. Each point keeps the op's shape features.
    A case whose op time is lost in the noise of its other ops (below 2% of the case, or an
-   efficiency outside 1e-4..10: an onnxruntime pointwise case is mostly its layout transpose)
-   gives no point and is listed as unresolved.
+   efficiency outside 1e-4..10) gives no point and is listed as unresolved.
 
 An op is then predicted from the points of its own TFLite op type and unit (else its op class
 on that unit, else its type on any unit), by inverse-distance weighting of ``log eta`` over the
@@ -152,10 +151,10 @@ def fit_kernel_table(timings: pd.DataFrame, *, runtime: str, precision: str, pea
                 time_s=c["roof"] + [model.per_op_s.get(u, 0.0) for u in ops["unit"]])
             others = float(times["time_s"].sum() - times["time_s"].iloc[main])
             op = ops.iloc[main]
-            own = (c["median_s"] - model.invoke_s - c["partitions"] * model.per_partition_s
-                   - others - model.per_op_s.get(str(ops["unit"].iloc[main]), 0.0))
-            if str(op.get("name", "")) in c["node_s"]:  # the profiler's time of that node
-                own = float(c["node_s"][str(op["name"])])
+            profiled = c["node_s"].get(str(op.get("name", "")))  # the profiler's time of it
+            own = float(profiled) if profiled is not None else (
+                c["median_s"] - model.invoke_s - c["partitions"] * model.per_partition_s
+                - others - model.per_op_s.get(str(op["unit"]), 0.0))
             resolved = own > MIN_OP_SHARE * c["median_s"] and (
                 ETA_RANGE[0] <= c["roof"][main] / own <= ETA_RANGE[1])
             own = max(own, MIN_OP_SHARE * c["median_s"])

@@ -162,10 +162,10 @@ def fit_runtime(
     if unknown:
         raise ConfigError(f"unknown fit parameters {unknown} (choose from {', '.join(names)})")
     # Nothing pins a slice cost without sliced matmuls, or a class's efficiency without its layers.
+    present = {k for c in costs for k, m, b in zip(c.op_class, c.macs, c.bytes, strict=True)
+               if m or b}
     unpinned = set() if any(c.n_slices for c in costs) else {"per_slice"}
-    unpinned |= {f"eta_{k}" for k in classes
-                 if not any(c.macs[np.array(c.op_class) == k].sum()
-                            + c.bytes[np.array(c.op_class) == k].sum() for c in costs)}
+    unpinned |= {f"eta_{k}" for k in classes if k not in present}
     free = [n for n in names if n in set(free) - unpinned]
     if y.size < len(free):
         raise ConfigError(f"the runtime fit needs at least {len(free)} measured models for "

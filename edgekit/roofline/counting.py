@@ -109,6 +109,10 @@ VIEW_OPS = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", 
 META_OPS = frozenset({"Shape", "Size", "Constant", "ConstantOfShape", "Range", "EyeLike"})
 
 
+def out_dims(out_shape: object) -> list[int]:
+    """The dims of a layer-table ``out_shape`` (``"1x12x197x197"``); symbolic dims are dropped."""
+    return [int(d) for d in str(out_shape).split("x") if d.isdigit()]
+
 def _prod(shape: Iterable[int]) -> int:
     return math.prod(int(d) for d in shape)
 

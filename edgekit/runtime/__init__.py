@@ -82,12 +82,13 @@ def matmul_slices(table: pd.DataFrame) -> np.ndarray:
     """
     import numpy as np
 
+    from edgekit.roofline.counting import out_dims
+
     out = np.zeros(len(table), dtype=np.int64)
-    rows = zip(table["op_class"].to_numpy(str), table["out_shape"].astype(str), strict=True)
+    rows = zip(table["op_class"].to_numpy(str), table["out_shape"], strict=True)
     for i, (cls, shape) in enumerate(rows):
         if cls == "matmul":
-            dims = [int(d) for d in shape.split("x") if d.isdigit()]
-            out[i] = int(np.prod(dims[:-2])) if len(dims) > 2 else 1
+            out[i] = int(np.prod(out_dims(shape)[:-2]))  # 1 for rank 2 or less
     return out
 
 

@@ -172,11 +172,12 @@ def packaged_table(name: str) -> KernelModel:
 def shape_features(t: pd.DataFrame) -> dict[str, list[int]]:
     """Per layer-table row: ``kernel, stride, cin, cout, spatial, out_elems`` (the runtime
     model's shape features), from the row's counts, ``out_shape`` and ``groups``."""
+    from edgekit.roofline.counting import out_dims
     from edgekit.roofline.opclass import OpClass
 
-    out_dims = [[int(d) for d in str(s).split("x") if d.isdigit()] for s in t["out_shape"]]
-    cout = [d[1] if len(d) == 4 else (d[-1] if d else 0) for d in out_dims]
-    out_elems = [int(np.prod(d)) if d else 0 for d in out_dims]
+    dims = [out_dims(s) for s in t["out_shape"]]
+    cout = [d[1] if len(d) == 4 else (d[-1] if d else 0) for d in dims]
+    out_elems = [int(np.prod(d)) if d else 0 for d in dims]
     spatial = [e // c if c else e for e, c in zip(out_elems, cout, strict=True)]
     kernel = [int(k) for k in t["kernel"]]
     cin = []

@@ -90,7 +90,9 @@ _BN_HOSTS = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul"})
 
 def heads(out_shape: str) -> int:
     """The head count of a (B, H, N, M) tensor from a layer-table ``out_shape`` (1 below rank 4)."""
-    dims = [int(d) for d in str(out_shape).split("x") if d.isdigit()]
+    from edgekit.roofline.counting import out_dims
+
+    dims = out_dims(out_shape)
     return dims[-3] if len(dims) >= 4 else 1
 
 
