@@ -26,13 +26,27 @@ def test_names_unique_and_quick_subset_covers_every_class() -> None:
     names = [c.name for c in ALL]
     assert len(set(names)) == len(names)
     quick = suite(quick=True)
-    assert 12 <= len(quick) <= 20 and set(quick) <= set(ALL)
+    assert 12 <= len(quick) <= 22 and set(quick) <= set(ALL)
     work_classes = set(OpClass) - {OpClass.CONSTANT}
     assert {c.op_class for c in ALL} == work_classes
     assert {c.op_class for c in quick} == work_classes
     assert {c.param("n") for c in ALL if c.kind == "chain"} == {1, 4, 16}
     assert any(c.kind == "partition_chain" for c in quick)
     assert all(c.fixed_cost == (c.kind in ("chain", "partition_chain")) for c in ALL)
+
+
+def test_pool_chain_cases_come_in_pairs_of_the_same_ops() -> None:
+    pools = [c for c in ALL if c.pool_chain]
+    groups: dict[str, set[str]] = {}
+    for c in pools:
+        groups.setdefault(c.param("group"), set()).add(c.param("order"))
+    assert len(groups) >= 2 and all(g == {"alt", "blk"} for g in groups.values())
+    assert any(c.pool_chain for c in suite(quick=True))
+    assert not any(c.pool_chain for c in suite(pool_chains=False))
+    alt, blk = (get_case(f"pool_{o}_pw_dw_n8_c64_h28") for o in ("alt", "blk"))
+    kinds = [[type(m).__name__ + str(m.groups) for m in c.module().body] for c in (alt, blk)]
+    assert sorted(kinds[0]) == sorted(kinds[1]) and kinds[0] != kinds[1]
+    assert kinds[0][:2] == ["Conv2d1", "Conv2d64"] and kinds[1][7:9] == ["Conv2d1", "Conv2d64"]
 
 
 def test_suite_sweeps_the_shapes_that_matter() -> None:
@@ -268,7 +282,9 @@ def test_calibrate_runtime_writes_table(tmp_path: Path, fake_measurement: list[d
     assert f"wrote {out}" in stdout and "chain_add_mul_n1" in stdout
     t = read_table(out)
     assert (t.runtime, t.precision, t.threads) == ("litert-builtin", "int8", 1)
-    assert len(t.timings) == len(suite(quick=True)) and t.fit["summary"][0]["eta"] == 0.25
+    # 1 thread: no thread-pool switches, so no pool-chain cases
+    assert len(t.timings) == len(suite(quick=True, pool_chains=False))
+    assert t.fit["summary"][0]["eta"] == 0.25
     assert t.peak_mac_s > 0 and t.mem_bytes_s > 0
     assert fake_measurement[0]["runtime"] == "litert-builtin"
     assert fake_measurement[0]["peak_mac_s"] == t.peak_mac_s

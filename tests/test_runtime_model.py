@@ -185,6 +185,80 @@ def test_fit_recovers_known_costs_and_efficiencies() -> None:
     assert np.isfinite([r["measured_ms"] for r in fit["summary"]]).all()
 
 
+def test_thread_pools_of_litert_builtin_kernels() -> None:
+    from edgekit.runtime.threadpools import op_pool, op_pools, pool_switches
+
+    assert op_pool("CONV_2D", "builtin", "int8", 1e6, 784, 2) == "ruy"
+    assert op_pool("CONV_2D", "builtin", "float32", 1e6, 784, 2) == "eigen"
+    assert op_pool("CONV_2D", "builtin", "int8", 1e4, 16, 2) == ""  # too small to split
+    assert op_pool("DEPTHWISE_CONV_2D", "builtin", "int8", 1e5, 784, 2) == "gemmlowp"
+    assert op_pool("DEPTHWISE_CONV_2D", "builtin", "int8", 1e5, 784, 1) == ""
+    assert op_pool("ADD", "builtin", "int8", 0, 784, 4) == ""
+    assert op_pool("CONV_2D", "xnnpack", "int8", 1e6, 784, 2) == "xnnpack"
+    assert op_pool("RESHAPE", "", "int8", 0, 784, 2) == ""
+    # conv, add (calling thread), dw, conv, conv, dw: ruy|gemmlowp|ruy|gemmlowp = 3 switches
+    assert pool_switches(["ruy", "", "gemmlowp", "ruy", "ruy", "gemmlowp"]) == 3
+    assert pool_switches(["ruy", "ruy", ""]) == 0 and pool_switches([]) == 0
+    ops = pd.concat([_ops(unit=["builtin"], dtype=["int8"]),
+                     _ops(op=["DEPTHWISE_CONV_2D"], op_class=["depthwise"], unit=["builtin"],
+                          dtype=["int8"])], ignore_index=True)
+    assert op_pools(ops, ["builtin", "builtin"], 2) == ("ruy", "gemmlowp")
+    assert op_pools(ops, ["builtin", "builtin"], 1) == ()
+
+
+def test_pool_switch_cost_in_the_formula_and_from_pairs_of_chains() -> None:
+    """The cost of a switch comes from alternating vs blocked chains of the same ops, whatever
+    the ops themselves cost, and is added once per switch."""
+    P, B, c_w = 50e9, 10e9, 4e-4
+    m = KernelModel({"fixed": {"invoke_s": 1e-5, "per_pool_switch_s": c_w}, "points": []}, P, B)
+    t = m.op_times(_ops(unit=["builtin"]))
+    assert m.total_s(t, 0, pool_switches=3) == pytest.approx(m.total_s(t, 0) + 3 * c_w)
+    graphs: dict[str, tuple[pd.DataFrame, int]] = {}
+    rows = []
+    for group, op_s in (("a", 1e-4), ("b", 7e-4)):  # the ops' own time differs per pair
+        for order, seq in (("alt", ["ruy", "gemmlowp"] * 4), ("blk", ["ruy"] * 4 + ["gemmlowp"] * 4)):
+            ops = pd.concat([_ops(unit=["builtin"], pool=[p]) for p in seq], ignore_index=True)
+            name = f"pool_{order}_{group}"
+            graphs[name] = (ops, 0)
+            switches = sum(1 for x, y in zip(seq, seq[1:]) if x != y)
+            rows.append({"case": name, "artifact": name, "fixed_cost": False, "pool_chain": True,
+                         "group": group, "order": order, "op_class": "other",
+                         "median_s": 1e-5 + 8 * op_s + switches * c_w})
+    tiny = dict(op="ADD", op_class="elementwise", macs=0.0, bytes=64.0, kernel=0)
+    for n in (1, 4):
+        graphs[f"chain{n}"] = (pd.concat([_ops(**{k: [v] for k, v in tiny.items()})] * n,
+                                         ignore_index=True), 0)
+        rows.append({"case": f"chain{n}", "artifact": f"chain{n}", "fixed_cost": True,
+                     "pool_chain": False, "median_s": 1e-5 + n * 1e-6})
+    fit = fit_kernel_table(pd.DataFrame(rows), runtime="litert-builtin", precision="int8",
+                           peak_mac_s=P, mem_bytes_s=B, threads=2, graph=lambda a: graphs[a])
+    fx = fit["fixed"]
+    assert fx["per_pool_switch_s"] == pytest.approx(c_w, rel=1e-9)
+    assert set(fx["pool_switch_s_by_pair"]) == {"a", "b"}
+    assert not any(p["case"].startswith("pool_") for p in fit["points"])  # no efficiency points
+    assert any(r["op"] == "(pool switches: 7)" for r in fit["summary"])
+    # a runtime with one pool: the pair has no switches either way, so no cost
+    for g in graphs.values():
+        g[0]["pool"] = "xnnpack"
+    one = fit_kernel_table(pd.DataFrame(rows), runtime="litert-xnnpack", precision="int8",
+                           peak_mac_s=P, mem_bytes_s=B, threads=2, graph=lambda a: graphs[a])
+    assert one["fixed"]["per_pool_switch_s"] == 0.0 and one["fixed"]["pool_switch_s_by_pair"] == {}
+
+
+@pytest.mark.toolchain("tflite")
+def test_builtin_placement_counts_pool_switches_at_two_threads(hswish_int8: Path) -> None:
+    """conv 3x3 -> hard-swish -> depthwise -> conv 1x1 on the built-in kernels at 2 threads:
+    ruy, gemmlowp, then the 1x1 conv's 16x16x8x16 = 2**15 MACs, which ruy keeps on one thread
+    (1 switch); no pools at 1 thread."""
+    from edgekit.runtime.predict import placed_ops
+
+    _, two = placed_ops(hswish_int8, "litert-builtin", threads=2)
+    _, one = placed_ops(hswish_int8, "litert-builtin", threads=1)
+    assert [p for p in two.pools if p] == ["ruy", "gemmlowp"]
+    assert two.pool_switches == 1 and one.pool_switches == 0 and one.pools == ()
+    assert "pool_switches" not in one.summary(pd.Series(["x"] * len(one.units)), "builtin")
+
+
 @pytest.mark.toolchain("tflite")
 def test_predict_artifact_adds_up(hswish_int8: Path) -> None:
     """The prediction of a real .tflite is invoke + per-op (dispatch + kernel) + partitions."""

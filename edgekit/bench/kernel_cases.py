@@ -13,7 +13,11 @@ form is the ``(1, heads, tokens, dim)`` tensor they need.
 Cases of kind ``chain`` (1, 4, 16 tiny ADD/MUL ops on a ``(1, 8, 4, 4)`` tensor) and
 ``partition_chain`` (FULLY_CONNECTED alternating with int8 SOFTMAX, which this LiteRT's XNNPACK
 delegate does not take, so each softmax splits the graph into another partition) separate the
-per-invoke, per-op and per-partition costs from the per-op work.
+per-invoke, per-op and per-partition costs from the per-op work. Cases of kind ``pool_chain``
+hold the same ``n`` int8 1x1 convolutions (ruy's pool in LiteRT's built-in kernels) and ``n``
+depthwise 3x3 convolutions (gemmlowp's pool), alternating (``alt``: ``2n - 1`` switches of thread
+pool) or in two blocks (``blk``: one switch); their difference is the cost of a switch
+(:mod:`edgekit.runtime.threadpools`), with the ops' own work cancelled.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ if TYPE_CHECKING:
     from torch import nn
 
 FIXED_COST_KINDS = ("chain", "partition_chain")
+POOL_KINDS = ("pool_chain",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +71,12 @@ class KernelCase:
 
     def param(self, key: str, default: Any = None) -> Any:
         return dict(self.params).get(key, default)
+
+    @property
+    def pool_chain(self) -> bool:
+        """Whether the case measures the cost of a switch of thread pool (a pair ``alt``/``blk``
+        of the same ops, ``group`` naming the pair)."""
+        return self.kind in POOL_KINDS
 
     @property
     def seed(self) -> int:
@@ -225,8 +236,26 @@ def _builders() -> dict[str, Callable[[tuple[int, ...], dict[str, Any]], nn.Modu
         kw = {"align_corners": False} if mode == "bilinear" else {}
         return Op(lambda s, x: F.interpolate(x, scale_factor=p["scale"], mode=mode, **kw), False)
 
+    class PoolChain(nn.Module):
+        """``n`` 1x1 convolutions and ``n`` depthwise 3x3 ones on ``(1, c, h, h)``, alternating
+        (``order="alt"``) or all 1x1 first (``"blk"``); NHWC out (cancels the output's)."""
+
+        def __init__(self, c: int, n: int, order: str) -> None:
+            super().__init__()
+            pw = [nn.Conv2d(c, c, 1) for _ in range(n)]
+            dw = [nn.Conv2d(c, c, 3, padding=1, groups=c) for _ in range(n)]
+            seq = [m for pair in zip(pw, dw, strict=True) for m in pair] if order == "alt" \
+                else pw + dw
+            self.body = nn.Sequential(*seq)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.body(x).permute(0, 2, 3, 1)
+
     def chain(shape: tuple[int, ...], p: dict[str, Any]) -> nn.Module:
         return Chain(shape[1], p["n"])
+
+    def pool_chain(shape: tuple[int, ...], p: dict[str, Any]) -> nn.Module:
+        return PoolChain(shape[1], p["n"], p["order"])
 
     def partition_chain(shape: tuple[int, ...], p: dict[str, Any]) -> nn.Module:
         return PartitionChain(shape[1], p["n"])
@@ -234,7 +263,7 @@ def _builders() -> dict[str, Callable[[tuple[int, ...], dict[str, Any]], nn.Modu
     return {"conv": conv, "linear": linear, "bmm_qk": bmm_qk, "bmm_av": bmm_av, "fc_act": fc_act,
             "softmax": softmax, "layernorm": layernorm, "act": act, "elementwise": elementwise,
             "mean": mean, "pool": pool, "movement": movement, "resize": resize, "chain": chain,
-            "partition_chain": partition_chain}
+            "partition_chain": partition_chain, "pool_chain": pool_chain}
 
 
 def _conv_cases() -> list[KernelCase]:
@@ -364,6 +393,12 @@ def _fixed_cost_cases() -> list[KernelCase]:
                       (("kind", "chain"), ("n", n)), n in (1, 16)) for n in (1, 4, 16)]
     out += [KernelCase(f"partition_fc_softmax_n{n}", OpClass.OTHER, (1, 8, 4, 4),
                        (("kind", "partition_chain"), ("n", n)), n == 4) for n in (1, 4)]
+    n = 8
+    for c, h in ((32, 56), (64, 28), (128, 14)):
+        out += [KernelCase(f"pool_{order}_pw_dw_n{n}_c{c}_h{h}", OpClass.OTHER, (1, c, h, h),
+                           (("kind", "pool_chain"), ("order", order), ("n", n), ("c", c),
+                            ("group", f"c{c}_h{h}")), (c, h) == (64, 28))
+                for order in ("alt", "blk")]
     return out
 
 
@@ -375,9 +410,12 @@ def _all_cases() -> tuple[KernelCase, ...]:
     return cases
 
 
-def suite(*, quick: bool = False) -> list[KernelCase]:
-    """The micro-benchmark sweep (``quick``: the subset touching every op class)."""
-    return [c for c in _all_cases() if c.quick or not quick]
+def suite(*, quick: bool = False, pool_chains: bool = True) -> list[KernelCase]:
+    """The micro-benchmark sweep (``quick``: the subset touching every op class;
+    ``pool_chains``: with the thread-pool switch cases, which only a runtime running several
+    thread pools needs: LiteRT's built-in kernels at more than 1 thread)."""
+    return [c for c in _all_cases()
+            if (c.quick or not quick) and (pool_chains or not c.pool_chain)]
 
 
 def get_case(name: str) -> KernelCase:
@@ -389,4 +427,4 @@ def get_case(name: str) -> KernelCase:
     return found[name]
 
 
-__all__ = ["FIXED_COST_KINDS", "KernelCase", "get_case", "suite"]
+__all__ = ["FIXED_COST_KINDS", "POOL_KINDS", "KernelCase", "get_case", "suite"]

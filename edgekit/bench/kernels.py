@@ -227,8 +227,8 @@ def time_cases(cases: Sequence[KernelCase], runtime_id: str, precision: str | Pr
     load on a busy host hits all cases alike; each case keeps the median of its round medians.
 
     Returns:
-        One row per case: ``case, kind, op_class, fixed_cost, artifact, median_s, p10_s, p90_s, runs,
-        in_c, in_h, in_w, ops, n_ops, partitions`` and the case's params as columns (``p10_s``
+        One row per case: ``case, kind, op_class, fixed_cost, pool_chain, artifact, median_s,
+        p10_s, p90_s, runs, in_c, in_h, in_w, ops, n_ops, partitions`` and the case's params as columns (``p10_s``
         and ``p90_s`` over all timed invocations; ``ops`` the artifact's op types with counts;
         ``partitions`` the delegate partitions for ``litert-xnnpack``, else 0; ``node_s``, for
         a runtime with a profiler (onnxruntime), each ONNX node's kernel time as JSON, which
@@ -277,7 +277,7 @@ def time_cases(cases: Sequence[KernelCase], runtime_id: str, precision: str | Pr
         t = np.asarray(raw[i], dtype=float) / 1e9
         ops, n_ops, parts = info[i]
         rows.append({"case": case.name, "kind": case.kind, "op_class": case.op_class,
-                     "fixed_cost": case.fixed_cost,
+                     "fixed_cost": case.fixed_cost, "pool_chain": case.pool_chain,
                      "artifact": str(paths[i]), "median_s": statistics.median(medians[i]),
                      "p10_s": float(np.percentile(t, 10)), "p90_s": float(np.percentile(t, 90)),
                      "runs": int(len(t)), "in_c": case.input_shape[1],
@@ -299,7 +299,7 @@ def _profiled_nodes(cases: Sequence[KernelCase], paths: Sequence[Path], runtime_
     out = []
     bar = _Progress("profile", len(cases), progress)
     for case, path in zip(cases, paths, strict=True):
-        if case.fixed_cost:
+        if case.fixed_cost or case.pool_chain:
             out.append("")
         else:
             prof = profile_onnxruntime(str(path), threads=threads, runs=PROFILE_RUNS, warmup=WARMUP)

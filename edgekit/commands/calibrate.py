@@ -107,7 +107,8 @@ def run_runtime(args: argparse.Namespace) -> int:
     check_toolchain(rt.id, prec)
     if args.refit:
         return _refit(path, rt.id, prec.value, threads)
-    cases = suite(quick=args.quick)
+    # Only LiteRT's built-in kernels split work over several thread pools (ruy, gemmlowp).
+    cases = suite(quick=args.quick, pool_chains=rt.id == "litert-builtin" and threads > 1)
     with interrupt_guard():
         log_stderr(f"calibrate {rt.id} {prec.value}, {threads} thread(s): measuring this host's "
                    "peak MAC rate and bandwidth")
@@ -132,7 +133,7 @@ def run_runtime(args: argparse.Namespace) -> int:
         print_json({"runtime": rt.id, "precision": prec.value, "threads": threads,
                     "table": str(written), "peak_mac_s": table.peak_mac_s,
                     "mem_bytes_s": table.mem_bytes_s, "cases": rows,
-                    "summary": fit.get("summary", [])})
+                    "fixed": fit.get("fixed", {}), "summary": fit.get("summary", [])})
         return 0
     print_table([{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}
                  for r in rows])
@@ -141,7 +142,12 @@ def run_runtime(args: argparse.Namespace) -> int:
         print()
         print_table([{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}
                      for r in summary])
-    print(f"\n{len(rows)} kernel cases on {rt.id} {prec.value}, {threads} thread(s); peak "
+    fixed = fit.get("fixed", {})
+    per_op = ", ".join(f"{u} {v * 1e6:.2f} us" for u, v in fixed.get("per_op_s", {}).items())
+    print(f"\nfixed costs: invoke {fixed.get('invoke_s', 0.0) * 1e6:.1f} us; per op "
+          f"{per_op or '-'}; per partition {fixed.get('per_partition_s', 0.0) * 1e6:.1f} us; per thread-pool "
+          f"switch {fixed.get('per_pool_switch_s', 0.0) * 1e6:.1f} us")
+    print(f"{len(rows)} kernel cases on {rt.id} {prec.value}, {threads} thread(s); peak "
           f"{peak:.1f} GMAC/s, bandwidth {host.mem_gb_s:.2f} GB/s ({host.host})")
     print(f"wrote {written}")
     return 0

@@ -7,11 +7,11 @@ of the graph that ran (:mod:`edgekit.runtime.tflite_graph`) and its placement
 
     t_i = c_u(i) + max(MACs_i / (eta_i P), bytes_i / (eta_i B))
 
-and per invoke ``T = O + sum_i t_i + n_partitions * c_p``. ``P`` and ``B`` are this host's
-measured peak MAC rate and bandwidth (``edgekit calibrate``); ``eta_i`` is the efficiency of op
-``i``'s kernel, which depends on its type, its unit and its shape.
+and per invoke ``T = O + sum_i t_i + n_partitions * c_p + n_switches * c_w``. ``P`` and ``B``
+are this host's measured peak MAC rate and bandwidth (``edgekit calibrate``); ``eta_i`` is the
+efficiency of op ``i``'s kernel, which depends on its type, its unit and its shape.
 
-The fit, in two steps:
+The fit, in three steps:
 
 1. **Fixed costs** ``O`` (per invoke), ``c_u`` (per op on each unit) and ``c_p`` (per partition):
    non-negative least squares over the cases whose plain-roofline work is negligible (chains of
@@ -24,6 +24,11 @@ The fit, in two steps:
    time / that time``. Each point keeps the op's shape features.
    A case whose op time is lost in the noise of its other ops (below 2% of the case, or an
    efficiency outside 1e-4..10) gives no point and is listed as unresolved.
+3. **Thread-pool switch cost** ``c_w`` (:mod:`edgekit.runtime.threadpools`): each pair of
+   ``pool_chain`` cases holds the same ops, alternating between two thread pools or in two
+   blocks, so ``(T_alt - T_blk) / (n_switches_alt - n_switches_blk)`` is the cost of a switch
+   with the ops' work cancelled; ``c_w`` is the median over the pairs (0 without pairs, or where
+   the placement has no switches: XNNPACK, onnxruntime, 1 thread).
 
 An op is then predicted from the points of its own TFLite op type and unit (else its op class
 on that unit, else its type on any unit), by inverse-distance weighting of ``log eta`` over the
@@ -41,12 +46,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from edgekit.runtime.efficiency import FEATURES, KernelModel, roofline_s
+from edgekit.runtime.threadpools import pool_switches
 
 if TYPE_CHECKING:
     import pandas as pd
 
 METHOD = ("micro-benchmarks: NNLS fixed costs (invoke, per op per unit, per partition) on "
-          "negligible-work cases; per-op efficiency points eta = roofline time / measured op time; "
+          "negligible-work cases; thread-pool switch cost from alternating vs blocked chains of "
+          "the same ops; per-op efficiency points eta = roofline time / measured op time; "
           "prediction by inverse-distance weighting of log eta over the 3 nearest points of the "
           "same op type and unit in log2 shape-feature space")
 # Without a ``fixed_cost`` column, a case whose roofline work is below this share of its time is
@@ -83,11 +90,30 @@ def _fixed_costs(cases: Sequence[dict[str, Any]], units: list[str]) -> dict[str,
 
 
 def case_ops(artifact: str, runtime: str, *, threads: int = 1) -> tuple[pd.DataFrame, int]:
-    """The op table of a case's artifact with its ``unit`` column, and its partition count."""
+    """The op table of a case's artifact with its ``unit`` and ``pool`` (thread pool) columns,
+    and its partition count."""
     from edgekit.runtime.predict import placed_ops
 
     ops, placement = placed_ops(artifact, runtime, threads=threads)
-    return ops.assign(unit=list(placement.units)), placement.partitions
+    return ops.assign(unit=list(placement.units),
+                      pool=list(placement.pools) or [""] * len(ops)), placement.partitions
+
+
+def _pool_switch_cost(cases: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """``c_w`` from the pairs of ``pool_chain`` cases (module docstring, step 3)."""
+    groups: dict[str, dict[str, dict[str, Any]]] = {}
+    for c in cases:
+        if c["pool_chain"]:
+            groups.setdefault(c["group"], {})[c["order"]] = c
+    per_group = {}
+    for g, pair in sorted(groups.items()):
+        alt, blk = pair.get("alt"), pair.get("blk")
+        if alt is None or blk is None or alt["pool_switches"] <= blk["pool_switches"]:
+            continue
+        per_group[g] = ((alt["median_s"] - blk["median_s"])
+                        / (alt["pool_switches"] - blk["pool_switches"]))
+    cost = max(0.0, float(np.median(list(per_group.values())))) if per_group else 0.0
+    return {"per_pool_switch_s": cost, "pool_switch_s_by_pair": per_group}
 
 
 def _measured_op(ops: pd.DataFrame, roof: np.ndarray, op_class: str) -> int:
@@ -106,7 +132,8 @@ def fit_kernel_table(timings: pd.DataFrame, *, runtime: str, precision: str, pea
     Args:
         timings: one row per case: ``case``, ``artifact``, ``median_s``, and ``fixed_cost`` (the
             case measures fixed costs: chains of tiny ops; without the column, cases whose
-            roofline work is under 1% of their time).
+            roofline work is under 1% of their time); ``pool_chain`` with ``group`` and
+            ``order`` (``alt`` / ``blk``) for the thread-pool switch pairs.
         runtime: the runtime id the cases were timed on.
         precision: ``int8`` or ``fp32``.
         peak_mac_s, mem_bytes_s: this host's peak MAC rate and bandwidth.
@@ -127,14 +154,17 @@ def fit_kernel_table(timings: pd.DataFrame, *, runtime: str, precision: str, pea
                       else float(roof.sum()) < TINY_WORK_SHARE * float(row["median_s"]))
         prof = row.get("node_s")
         node_s = json.loads(prof) if isinstance(prof, str) and prof else {}
+        pools = live["pool"] if "pool" in live else ()
         cases.append({"case": str(row["case"]), "median_s": float(row["median_s"]),
-                      "node_s": node_s,
+                      "node_s": node_s, "pool_chain": bool(row.get("pool_chain", False)),
+                      "group": str(row.get("group", "")), "order": str(row.get("order", "")),
+                      "pool_switches": pool_switches(pools),
                       "fixed_cost": fixed_cost, "op_class": str(row.get("op_class", "")),
                       "ops": live, "roof": roof, "work_s": float(roof.sum()),
                       "partitions": int(partitions),
                       "n_unit": live["unit"].value_counts().to_dict()})
     units = sorted({u for c in cases for u in c["n_unit"]})
-    fixed = _fixed_costs(cases, units)
+    fixed = {**_fixed_costs(cases, units), **_pool_switch_cost(cases)}
     fit: dict[str, Any] = {"method": METHOD, "runtime": runtime, "precision": precision,
                            "threads": threads, "fixed": fixed, "points": []}
     tiny = set(fixed.get("cases", []))
@@ -143,7 +173,7 @@ def fit_kernel_table(timings: pd.DataFrame, *, runtime: str, precision: str, pea
         model = KernelModel({**fit, "points": points}, peak_mac_s, mem_bytes_s)
         new, summary = [], []
         for c in cases:
-            if c["case"] in tiny or not len(c["ops"]):
+            if c["case"] in tiny or c["pool_chain"] or not len(c["ops"]):
                 continue
             ops = c["ops"]
             main = _measured_op(ops, c["roof"], c["op_class"])
@@ -178,6 +208,11 @@ def fit_kernel_table(timings: pd.DataFrame, *, runtime: str, precision: str, pea
         if c["case"] in tiny:
             summary.append({"case": c["case"], "measured_ms": c["median_s"] * 1e3,
                             "ops": len(c["ops"]), "partitions": c["partitions"], "op": "(fixed)",
+                            "unit": ",".join(sorted(c["n_unit"])), "op_ms": None, "eta": None})
+        elif c["pool_chain"]:
+            summary.append({"case": c["case"], "measured_ms": c["median_s"] * 1e3,
+                            "ops": len(c["ops"]), "partitions": c["partitions"],
+                            "op": f"(pool switches: {c['pool_switches']})",
                             "unit": ",".join(sorted(c["n_unit"])), "op_ms": None, "eta": None})
     fit["points"] = points
     fit["summary"] = summary

@@ -4,7 +4,9 @@ Per op ``i`` placed on unit ``u(i)`` (:mod:`edgekit.runtime.placement`):
 
     t_i = c_u(i) + max(MACs_i / (eta_i P), bytes_i / (eta_i B))
 
-and per invoke ``T = O + sum_i t_i + n_partitions * c_p`` (``roofline_time_s``, the one formula).
+and per invoke ``T = O + sum_i t_i + n_partitions * c_p + n_switches * c_w`` (``roofline_time_s``,
+the one formula; ``n_switches``: changes of thread pool between consecutive threaded ops,
+:mod:`edgekit.runtime.threadpools`).
 ``P`` and ``B`` are the host's measured peak MAC rate and bandwidth; ``eta_i`` comes from the
 table's efficiency points (:mod:`edgekit.fit.kernel_fit` fits them from micro-benchmarks): those
 of op ``i``'s own op type, op class and unit (a grouped CONV_2D is not a dense one; else its op
@@ -61,6 +63,7 @@ class KernelModel:
         self.per_op_s: dict[str, float] = {k: float(v) for k, v in
                                            fixed.get("per_op_s", {}).items()}
         self.per_partition_s = float(fixed.get("per_partition_s", 0.0))
+        self.per_pool_switch_s = float(fixed.get("per_pool_switch_s", 0.0))
         self.points = pd.DataFrame(fit.get("points", []))
         if len(self.points):
             self._pf = feature_matrix(self.points)
@@ -117,8 +120,10 @@ class KernelModel:
         return ops.assign(eta=eta, eta_source=np.where(live, source, ""), dispatch_s=dispatch,
                           kernel_s=kernel, time_s=kernel + dispatch)
 
-    def total_s(self, op_times: pd.DataFrame, partitions: int) -> float:
-        return float(self.invoke_s + op_times["time_s"].sum() + partitions * self.per_partition_s)
+    def total_s(self, op_times: pd.DataFrame, partitions: int, pool_switches: int = 0) -> float:
+        """Invoke + the ops' times + the partitions' and thread-pool switches' costs."""
+        return float(self.invoke_s + op_times["time_s"].sum() + partitions * self.per_partition_s
+                     + pool_switches * self.per_pool_switch_s)
 
 
 

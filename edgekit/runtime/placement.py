@@ -37,12 +37,23 @@ class Placement:
             a delegate name, ``cpu``); ``""`` for ops that do no run-time work.
         partitions: delegate partitions (delegate <-> fallback boundaries + 1 per island).
         source: ``runtime`` (read from the interpreter) or ``profile`` (from op lists).
+        pools: per op, the thread pool its work runs on (:mod:`edgekit.runtime.threadpools`;
+            ``""``: the calling thread); empty where the runtime has one pool or runs 1 thread.
     """
 
     runtime: str
     units: tuple[str, ...]
     partitions: int
     source: str
+    pools: tuple[str, ...] = ()
+
+    @property
+    def pool_switches(self) -> int:
+        """Times consecutive threaded ops change thread pool
+        (:func:`edgekit.runtime.threadpools.pool_switches`)."""
+        from edgekit.runtime.threadpools import pool_switches
+
+        return pool_switches(self.pools)
 
     def ops_per_unit(self) -> dict[str, int]:
         return dict(sorted(Counter(u for u in self.units if u).items()))
@@ -54,10 +65,12 @@ class Placement:
         return dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0])))
 
     def summary(self, ops: pd.Series, delegate_unit: str) -> dict[str, Any]:
-        """What the manifest and reports show: ops per unit, partitions, fallback op types."""
+        """What the manifest and reports show: ops per unit, partitions, fallback op types, and
+        the thread-pool switches where the runtime runs several pools."""
         return {"runtime": self.runtime, "source": self.source,
                 "ops_per_unit": self.ops_per_unit(), "partitions": self.partitions,
-                "fallback_ops": self.fallback_by_type(ops, delegate_unit)}
+                "fallback_ops": self.fallback_by_type(ops, delegate_unit),
+                **({"pool_switches": self.pool_switches} if self.pools else {})}
 
 
 def _delegate_assignment(details: list[dict[str, Any]]) -> dict[int, int]:
@@ -90,15 +103,18 @@ def litert_placement(path: str | os.PathLike[str], runtime: str, ops: pd.DataFra
         path: the ``.tflite`` file.
         runtime: ``litert-xnnpack`` (the default delegate applied) or ``litert-builtin``.
         ops: its op table (:func:`edgekit.runtime.tflite_graph.op_table`).
-        threads: interpreter threads (XNNPACK's placement does not depend on them).
+        threads: interpreter threads (XNNPACK's placement does not depend on them; the thread
+            pools of the built-in kernels do: :mod:`edgekit.runtime.threadpools`).
     """
     from edgekit.errors import ConfigError
     from edgekit.roofline.opclass import OpClass
+    from edgekit.runtime.threadpools import op_pools
     from edgekit.runtime.tflite_graph import interpreter, ops_details
 
     live = (ops["op_class"] != OpClass.CONSTANT.value).to_numpy()
     if runtime == "litert-builtin":
-        return Placement(runtime, tuple(BUILTIN if x else "" for x in live), 0, "runtime")
+        units = tuple(BUILTIN if x else "" for x in live)
+        return Placement(runtime, units, 0, "runtime", op_pools(ops, units, threads))
     if runtime != "litert-xnnpack":
         raise ConfigError(f"LiteRT placement on this host is for litert-xnnpack or "
                           f"litert-builtin, got {runtime!r}")
@@ -111,7 +127,7 @@ def litert_placement(path: str | os.PathLike[str], runtime: str, ops: pd.DataFra
     units = tuple(("xnnpack" if int(i) in taken else BUILTIN) if x else ""
                   for i, x in zip(ops["index"], live, strict=True))
     partitions = sum(1 for d in details if d["op_name"] == "DELEGATE")
-    return Placement(runtime, units, partitions, "runtime")
+    return Placement(runtime, units, partitions, "runtime", op_pools(ops, units, threads))
 
 
 def delegate_unit(device: DeviceProfile) -> str:

@@ -30,7 +30,8 @@ class TablePredictions:
 
     Attributes:
         frame: one row per measured model: ``label, table_ms, graph_roofline_ms, partitions,
-            ops_<unit>, fallback_ops, missing_ops, top_class, top_class_share, error_class,
+            ops_<unit>, fallback_ops, missing_ops, top_class, top_class_share, invoke_ms,
+            dispatch_ms, partition_ms, pool_switches, pool_switch_ms, error_class,
             error_class_share, error_class_delta_pct``.
         by_class: per label, predicted time per (op class, unit).
         missing: op types some model needed that the table has no point for.
@@ -70,7 +71,8 @@ def predict_population(meas: pd.DataFrame, model: KernelModel, *, runtime: str,
                      "top_class_share": float(top.iloc[0] / max(top.sum(), 1e-30)) if len(top)
                      else 0.0,
                      "invoke_ms": p.invoke_s * 1e3, "dispatch_ms": p.dispatch_s * 1e3,
-                     "partition_ms": p.partition_s * 1e3})
+                     "partition_ms": p.partition_s * 1e3,
+                     "pool_switches": p.pool_switches, "pool_switch_ms": p.pool_switch_s * 1e3})
     frame = pd.DataFrame(rows)
     att = attribute_errors(list(frame["label"]), by_class, frame["table_ms"].to_numpy() / 1e3,
                            meas["latency_ms"].to_numpy(float) / 1e3)
@@ -83,7 +85,8 @@ def predict_population(meas: pd.DataFrame, model: KernelModel, *, runtime: str,
 
 def placement_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """The placement summary of each model (for meta.json and the report)."""
-    cols = [c for c in frame.columns if c.startswith("ops_")] + ["partitions", "fallback_ops"]
+    cols = [c for c in frame.columns if c.startswith("ops_")] + ["partitions", "pool_switches",
+                                                                 "fallback_ops"]
     return frame[["label", *cols]].to_dict(orient="records")
 
 

@@ -1,0 +1,86 @@
+"""Which thread pool each LiteRT built-in kernel runs its work on, and how often a graph switches.
+
+LiteRT's built-in CPU kernels do not share one thread pool. As built for x86 (the
+``ai-edge-litert`` wheel: ``TFLITE_WITH_RUY`` off), with ``T > 1`` threads:
+
+* int8 / int16 ``CONV_2D``, ``FULLY_CONNECTED``, ``BATCH_MATMUL`` and ``TRANSPOSE_CONV`` go
+  through ``cpu_backend_gemm`` to **ruy** (``cpu_backend_gemm_x86.h``), which splits a product
+  over threads once ``ceil_log2(rows) + ceil_log2(cols) + ceil_log2(depth) > 15``
+  (``ruy/trmul.cc: GetThreadCount``), about 32k MACs;
+* their float forms go to **Eigen**'s thread pool;
+* ``DEPTHWISE_CONV_2D`` (int8 and float) splits its output rows with
+  ``cpu_backend_threadpool::Execute``, which is **gemmlowp**'s worker pool when ruy is not the
+  default (``cpu_backend_threadpool.h``);
+* every other op runs on the calling thread.
+
+Each pool keeps ``T - 1`` workers of its own that spin a while after their task before they
+sleep. A graph alternating between a ruy op and a depthwise op (every MobileNet block) so runs
+``2(T - 1)`` busy workers beside the main thread on ``T`` cores; each switch of pool waits for a
+worker to be woken or scheduled. Measured on a 2-vCPU host (``edgekit calibrate --runtime
+litert-builtin --threads 2``): about 0.3-0.5 ms per switch, more than a whole depthwise op, so
+small MobileNets run slower with 2 threads than with 1. A process running that graph holds two
+worker threads besides its own (``/proc/self/task``), where a graph of convolutions alone holds
+one.
+
+On ARM builds ruy is the default and ``cpu_backend_threadpool`` uses ruy's pool too: one pool,
+no switches. This module describes the x86 wheel this host runs, which is what the runtime tables
+measure. XNNPACK runs every op it takes on its own pool (``xnnpack``); an op left to the built-in
+kernels then takes one of the pools above.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+GEMM_OPS = frozenset({"CONV_2D", "FULLY_CONNECTED", "BATCH_MATMUL", "TRANSPOSE_CONV"})
+ROW_SPLIT_OPS = frozenset({"DEPTHWISE_CONV_2D"})
+# ruy: ceil_log2(rows) + ceil_log2(cols) + ceil_log2(depth) - 15 > 0; MACs above 2**15 is the
+# same test up to the rounding of each dimension to a power of two.
+RUY_MIN_MACS = 2 ** 15
+FLOAT_DTYPES = frozenset({"float32", "float16"})
+
+
+def op_pool(op: str, unit: str, dtype: str, macs: float, spatial: float, threads: int) -> str:
+    """The thread pool one op's work runs on (``""``: the calling thread, or no work).
+
+    Args:
+        op: the TFLite op type (``CONV_2D``).
+        unit: where it is placed: ``xnnpack``, ``builtin`` or ``""`` (no run-time work).
+        dtype: its activation dtype (``int8``, ``float32``).
+        macs: its multiply-accumulates.
+        spatial: its output elements per channel (a depthwise op splits output rows).
+        threads: the interpreter's threads.
+    """
+    if threads <= 1 or not unit:
+        return ""
+    if unit != "builtin":
+        return unit  # a delegate runs its partitions on its own pool
+    if op in GEMM_OPS and macs > RUY_MIN_MACS:
+        return "eigen" if dtype in FLOAT_DTYPES else "ruy"
+    if op in ROW_SPLIT_OPS and spatial > 1:
+        return "gemmlowp"
+    return ""
+
+
+def op_pools(ops: pd.DataFrame, units: Sequence[str], threads: int) -> tuple[str, ...]:
+    """Per op of a ``.tflite`` op table (:func:`edgekit.runtime.tflite_graph.op_table`) placed on
+    ``units``, its thread pool (:func:`op_pool`); empty at 1 thread (no workers)."""
+    if threads <= 1:
+        return ()
+    dtype = ops["dtype"].astype(str) if "dtype" in ops else [""] * len(ops)
+    return tuple(op_pool(str(o), str(u), str(d), float(m), float(s), threads)
+                 for o, u, d, m, s in zip(ops["op"], units, dtype, ops["macs"], ops["spatial"],
+                                          strict=True))
+
+
+def pool_switches(pools: Iterable[str]) -> int:
+    """How many times consecutive threaded ops change pool (ops on the calling thread skipped)."""
+    seq = [p for p in pools if p]
+    return sum(1 for a, b in zip(seq, seq[1:]) if a != b)
+
+
+__all__ = ["GEMM_OPS", "ROW_SPLIT_OPS", "RUY_MIN_MACS", "op_pool", "op_pools", "pool_switches"]
