@@ -206,38 +206,51 @@ def test_thread_pools_of_litert_builtin_kernels() -> None:
     assert op_pools(ops, ["builtin", "builtin"], 1) == ()
 
 
-def test_pool_switch_cost_in_the_formula_and_from_pairs_of_chains() -> None:
-    """The cost of a switch comes from alternating vs blocked chains of the same ops, whatever
-    the ops themselves cost, and is added once per switch."""
-    P, B, c_w = 50e9, 10e9, 4e-4
-    m = KernelModel({"fixed": {"invoke_s": 1e-5, "per_pool_switch_s": c_w}, "points": []}, P, B)
-    t = m.op_times(_ops(unit=["builtin"]))
-    assert m.total_s(t, 0, pool_switches=3) == pytest.approx(m.total_s(t, 0) + 3 * c_w)
+def test_pool_switch_latency_in_the_formula_and_from_pairs_of_chains() -> None:
+    """An op starting a pool's turn takes max(its time, c_w); c_w comes back from alternating vs
+    blocked chains of the same ops, whatever the ops themselves cost."""
+    from edgekit.runtime.threadpools import switch_penalty_s
+
+    # by hand: ops of 0.1, 0.5, 0.2 ms on ruy, gemmlowp, ruy: the 2nd and 3rd start a turn
+    assert switch_penalty_s([1e-4, 5e-4, 2e-4], ["ruy", "gemmlowp", "ruy"], 4e-4) == \
+        pytest.approx(0.0 + 2e-4)
+    assert switch_penalty_s([1e-4, 5e-4], ["ruy", "ruy"], 4e-4) == 0.0
+    assert switch_penalty_s([1e-4, 5e-4], [], 4e-4) == 0.0
+    P, B, c_w, invoke, per_op = 50e9, 10e9, 4e-4, 1e-5, 1e-6
+    m = KernelModel({"fixed": {"invoke_s": invoke, "per_op_s": {"builtin": per_op},
+                               "per_pool_switch_s": c_w}, "points": []}, P, B)
+    ops = pd.concat([_ops(unit=["builtin"])] * 2, ignore_index=True)
+    t = m.op_times(ops)  # 1e6 MACs at 50 GMAC/s + 1 us: 21 us each
+    assert m.total_s(t, 0, ["ruy", "gemmlowp"]) == pytest.approx(
+        m.total_s(t, 0) + (c_w - 2.1e-5))
     graphs: dict[str, tuple[pd.DataFrame, int]] = {}
     rows = []
-    for group, op_s in (("a", 1e-4), ("b", 7e-4)):  # the ops' own time differs per pair
-        for order, seq in (("alt", ["ruy", "gemmlowp"] * 4), ("blk", ["ruy"] * 4 + ["gemmlowp"] * 4)):
-            ops = pd.concat([_ops(unit=["builtin"], pool=[p]) for p in seq], ignore_index=True)
+    for group, macs in (("a", 1e6), ("b", 5e6)):  # the ops' own time differs per pair
+        for order, seq in (("alt", ["ruy", "gemmlowp"] * 4),
+                           ("blk", ["ruy"] * 4 + ["gemmlowp"] * 4)):
+            ops = pd.concat([_ops(unit=["builtin"], pool=[p], macs=[macs]) for p in seq],
+                            ignore_index=True)
             name = f"pool_{order}_{group}"
             graphs[name] = (ops, 0)
-            switches = sum(1 for x, y in zip(seq, seq[1:]) if x != y)
             rows.append({"case": name, "artifact": name, "fixed_cost": False, "pool_chain": True,
                          "group": group, "order": order, "op_class": "other",
-                         "median_s": 1e-5 + 8 * op_s + switches * c_w})
-    tiny = dict(op="ADD", op_class="elementwise", macs=0.0, bytes=64.0, kernel=0)
-    for n in (1, 4):
-        graphs[f"chain{n}"] = (pd.concat([_ops(**{k: [v] for k, v in tiny.items()})] * n,
-                                         ignore_index=True), 0)
+                         "median_s": m.total_s(m.op_times(ops), 0, seq)})
+    tiny = dict(op="ADD", op_class="elementwise", macs=0.0, bytes=64.0, kernel=0,
+                unit="builtin")
+    for n in (1, 4, 16):
+        ops = pd.concat([_ops(**{k: [v] for k, v in tiny.items()})] * n, ignore_index=True)
+        graphs[f"chain{n}"] = (ops, 0)
         rows.append({"case": f"chain{n}", "artifact": f"chain{n}", "fixed_cost": True,
-                     "pool_chain": False, "median_s": 1e-5 + n * 1e-6})
+                     "pool_chain": False, "median_s": m.total_s(m.op_times(ops), 0)})
     fit = fit_kernel_table(pd.DataFrame(rows), runtime="litert-builtin", precision="int8",
                            peak_mac_s=P, mem_bytes_s=B, threads=2, graph=lambda a: graphs[a])
     fx = fit["fixed"]
-    assert fx["per_pool_switch_s"] == pytest.approx(c_w, rel=1e-9)
+    assert fx["per_op_s"]["builtin"] == pytest.approx(per_op, rel=1e-3)
+    assert fx["per_pool_switch_s"] == pytest.approx(c_w, rel=1e-3)
     assert set(fx["pool_switch_s_by_pair"]) == {"a", "b"}
     assert not any(p["case"].startswith("pool_") for p in fit["points"])  # no efficiency points
     assert any(r["op"] == "(pool switches: 7)" for r in fit["summary"])
-    # a runtime with one pool: the pair has no switches either way, so no cost
+    # a runtime with one pool: the pair has no switches either way, so no latency
     for g in graphs.values():
         g[0]["pool"] = "xnnpack"
     one = fit_kernel_table(pd.DataFrame(rows), runtime="litert-xnnpack", precision="int8",

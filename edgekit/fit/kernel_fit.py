@@ -7,8 +7,8 @@ of the graph that ran (:mod:`edgekit.runtime.tflite_graph`) and its placement
 
     t_i = c_u(i) + max(MACs_i / (eta_i P), bytes_i / (eta_i B))
 
-and per invoke ``T = O + sum_i t_i + n_partitions * c_p + n_switches * c_w``. ``P`` and ``B``
-are this host's measured peak MAC rate and bandwidth (``edgekit calibrate``); ``eta_i`` is the
+and per invoke ``T = O + sum_i t_i + n_partitions * c_p``, where an op that starts another
+thread pool's turn takes ``max(t_i, c_w)``. ``P`` and ``B`` are this host's measured peak MAC rate and bandwidth (``edgekit calibrate``); ``eta_i`` is the
 efficiency of op ``i``'s kernel, which depends on its type, its unit and its shape.
 
 The fit, in three steps:
@@ -24,10 +24,12 @@ The fit, in three steps:
    time / that time``. Each point keeps the op's shape features.
    A case whose op time is lost in the noise of its other ops (below 2% of the case, or an
    efficiency outside 1e-4..10) gives no point and is listed as unresolved.
-3. **Thread-pool switch cost** ``c_w`` (:mod:`edgekit.runtime.threadpools`): each pair of
+3. **Thread-pool switch latency** ``c_w`` (:mod:`edgekit.runtime.threadpools`): each pair of
    ``pool_chain`` cases holds the same ops, alternating between two thread pools or in two
-   blocks, so ``(T_alt - T_blk) / (n_switches_alt - n_switches_blk)`` is the cost of a switch
-   with the ops' work cancelled; ``c_w`` is the median over the pairs (0 without pairs, or where
+   blocks, so their difference ``T_alt - T_blk`` is what the extra switches add, with the ops'
+   work cancelled. An op starting a pool's turn takes ``max(t_i, c_w)``; ``c_w`` solves
+   ``sum_alt max(0, c_w - t_i) - sum_blk max(0, c_w - t_i) = T_alt - T_blk`` over those ops
+   (``t_i`` from step 2's points), and is the median over the pairs (0 without pairs, or where
    the placement has no switches: XNNPACK, onnxruntime, 1 thread).
 
 An op is then predicted from the points of its own TFLite op type and unit (else its op class
@@ -46,14 +48,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from edgekit.runtime.efficiency import FEATURES, KernelModel, roofline_s
-from edgekit.runtime.threadpools import pool_switches
+from edgekit.runtime.threadpools import after_switch, pool_switches
 
 if TYPE_CHECKING:
     import pandas as pd
 
 METHOD = ("micro-benchmarks: NNLS fixed costs (invoke, per op per unit, per partition) on "
-          "negligible-work cases; thread-pool switch cost from alternating vs blocked chains of "
-          "the same ops; per-op efficiency points eta = roofline time / measured op time; "
+          "negligible-work cases; thread-pool switch latency from alternating vs blocked "
+          "chains of the same ops; per-op efficiency points eta = roofline time / measured op time; "
           "prediction by inverse-distance weighting of log eta over the 3 nearest points of the "
           "same op type and unit in log2 shape-feature space")
 # Without a ``fixed_cost`` column, a case whose roofline work is below this share of its time is
@@ -99,20 +101,36 @@ def case_ops(artifact: str, runtime: str, *, threads: int = 1) -> tuple[pd.DataF
                       pool=list(placement.pools) or [""] * len(ops)), placement.partitions
 
 
-def _pool_switch_cost(cases: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def _pool_switch_cost(cases: Sequence[dict[str, Any]], model: KernelModel) -> dict[str, Any]:
     """``c_w`` from the pairs of ``pool_chain`` cases (module docstring, step 3)."""
+    from scipy.optimize import brentq
+
     groups: dict[str, dict[str, dict[str, Any]]] = {}
     for c in cases:
         if c["pool_chain"]:
             groups.setdefault(c["group"], {})[c["order"]] = c
     per_group = {}
     for g, pair in sorted(groups.items()):
-        alt, blk = pair.get("alt"), pair.get("blk")
-        if alt is None or blk is None or alt["pool_switches"] <= blk["pool_switches"]:
+        if "alt" not in pair or "blk" not in pair:
             continue
-        per_group[g] = ((alt["median_s"] - blk["median_s"])
-                        / (alt["pool_switches"] - blk["pool_switches"]))
-    cost = max(0.0, float(np.median(list(per_group.values())))) if per_group else 0.0
+        firsts = []
+        for order in ("alt", "blk"):
+            c = pair[order]
+            pools = list(c["ops"]["pool"]) if "pool" in c["ops"] else []
+            t = model.op_times(c["ops"])["time_s"].to_numpy(float)
+            firsts.append(t[after_switch(pools)])
+        gap = pair["alt"]["median_s"] - pair["blk"]["median_s"]
+
+        def excess(latency: float, alt: np.ndarray = firsts[0], blk: np.ndarray = firsts[1],
+                   gap: float = gap) -> float:
+            return float(np.maximum(0.0, latency - alt).sum()
+                         - np.maximum(0.0, latency - blk).sum() - gap)
+
+        hi = 1.0
+        if len(firsts[0]) <= len(firsts[1]) or gap <= 0 or excess(hi) < 0:
+            continue  # no more switches in alt, or nothing to explain, or out of range
+        per_group[g] = float(brentq(excess, 0.0, hi))
+    cost = float(np.median(list(per_group.values()))) if per_group else 0.0
     return {"per_pool_switch_s": cost, "pool_switch_s_by_pair": per_group}
 
 
@@ -164,7 +182,7 @@ def fit_kernel_table(timings: pd.DataFrame, *, runtime: str, precision: str, pea
                       "partitions": int(partitions),
                       "n_unit": live["unit"].value_counts().to_dict()})
     units = sorted({u for c in cases for u in c["n_unit"]})
-    fixed = {**_fixed_costs(cases, units), **_pool_switch_cost(cases)}
+    fixed = _fixed_costs(cases, units)
     fit: dict[str, Any] = {"method": METHOD, "runtime": runtime, "precision": precision,
                            "threads": threads, "fixed": fixed, "points": []}
     tiny = set(fixed.get("cases", []))
@@ -204,6 +222,8 @@ def fit_kernel_table(timings: pd.DataFrame, *, runtime: str, precision: str, pea
                             "ops": len(ops), "partitions": c["partitions"], "op": str(op["op"]),
                             "unit": str(op["unit"]), "op_ms": own * 1e3, "eta": eta})
         points = new
+    fixed.update(_pool_switch_cost(cases, KernelModel({**fit, "points": points}, peak_mac_s,
+                                                      mem_bytes_s)))
     for c in cases:
         if c["case"] in tiny:
             summary.append({"case": c["case"], "measured_ms": c["median_s"] * 1e3,

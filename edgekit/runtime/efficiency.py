@@ -4,9 +4,9 @@ Per op ``i`` placed on unit ``u(i)`` (:mod:`edgekit.runtime.placement`):
 
     t_i = c_u(i) + max(MACs_i / (eta_i P), bytes_i / (eta_i B))
 
-and per invoke ``T = O + sum_i t_i + n_partitions * c_p + n_switches * c_w`` (``roofline_time_s``,
-the one formula; ``n_switches``: changes of thread pool between consecutive threaded ops,
-:mod:`edgekit.runtime.threadpools`).
+and per invoke ``T = O + sum_i t_i + n_partitions * c_p`` (``roofline_time_s``, the one formula),
+where an op that starts another thread pool's turn takes ``max(t_i, c_w)``, ``c_w`` the pool
+switch latency (:mod:`edgekit.runtime.threadpools`).
 ``P`` and ``B`` are the host's measured peak MAC rate and bandwidth; ``eta_i`` comes from the
 table's efficiency points (:mod:`edgekit.fit.kernel_fit` fits them from micro-benchmarks): those
 of op ``i``'s own op type, op class and unit (a grouped CONV_2D is not a dense one; else its op
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -120,10 +121,18 @@ class KernelModel:
         return ops.assign(eta=eta, eta_source=np.where(live, source, ""), dispatch_s=dispatch,
                           kernel_s=kernel, time_s=kernel + dispatch)
 
-    def total_s(self, op_times: pd.DataFrame, partitions: int, pool_switches: int = 0) -> float:
-        """Invoke + the ops' times + the partitions' and thread-pool switches' costs."""
+    def switch_s(self, op_times: pd.DataFrame, pools: Sequence[str]) -> float:
+        """What the thread-pool switches add (:func:`edgekit.runtime.threadpools.switch_penalty_s`
+        with the table's switch latency); ``pools`` per op, empty for one pool."""
+        from edgekit.runtime.threadpools import switch_penalty_s
+
+        return switch_penalty_s(op_times["time_s"].to_numpy(float), pools, self.per_pool_switch_s)
+
+    def total_s(self, op_times: pd.DataFrame, partitions: int,
+                pools: Sequence[str] = ()) -> float:
+        """Invoke + the ops' times + the partitions' cost + what the thread-pool switches add."""
         return float(self.invoke_s + op_times["time_s"].sum() + partitions * self.per_partition_s
-                     + pool_switches * self.per_pool_switch_s)
+                     + self.switch_s(op_times, pools))
 
 
 

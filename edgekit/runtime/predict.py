@@ -34,8 +34,8 @@ class RuntimePrediction:
         ops: the op table with ``unit, eta, eta_source, dispatch_s, kernel_s, time_s``.
         placement: where each op runs.
         invoke_s, dispatch_s, kernel_s, partition_s, pool_switch_s: the parts of ``latency_s``
-            (``pool_switch_s``: the placement's thread-pool switches times the table's cost
-            per switch, :mod:`edgekit.runtime.threadpools`).
+            (``pool_switch_s``: what waiting for a thread pool's worker after each switch of
+            pool adds, :mod:`edgekit.runtime.threadpools`).
         plain_roofline_s: ``sum max(MACs/P, bytes/B)`` over the same ops (no runtime terms).
         macs_only_s: ``MACs / P``.
         missing: op types the table has no point for (predicted by the plain roofline).
@@ -101,13 +101,13 @@ def predict_artifact(path: str | os.PathLike[str], model: KernelModel, *, runtim
 
     ops, pl = placed_ops(path, runtime, threads=threads)
     ops = model.op_times(ops.assign(unit=list(pl.units)))
-    switch_s = pl.pool_switches * model.per_pool_switch_s
+    switch_s = model.switch_s(ops, pl.pools)
     live = ops["unit"].astype(str).to_numpy() != ""
     plain = float(np.sum(roofline_s(ops[live], model.peak_mac_s, model.mem_bytes_s)))
     missing = tuple(sorted(set(ops.loc[live & (ops["eta_source"] == "none"), "op"].astype(str))))
     return RuntimePrediction(
         model=str(ops.attrs.get("model", "")), runtime=runtime,
-        latency_s=model.total_s(ops, pl.partitions, pl.pool_switches), ops=ops, placement=pl,
+        latency_s=model.total_s(ops, pl.partitions, pl.pools), ops=ops, placement=pl,
         invoke_s=model.invoke_s, dispatch_s=float(ops["dispatch_s"].sum()),
         kernel_s=float(ops["kernel_s"].sum()), partition_s=pl.partitions * model.per_partition_s,
         plain_roofline_s=plain, macs_only_s=float(ops["macs"].sum()) / model.peak_mac_s,

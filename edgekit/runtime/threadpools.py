@@ -15,10 +15,11 @@ LiteRT's built-in CPU kernels do not share one thread pool. As built for x86 (th
 
 Each pool keeps ``T - 1`` workers of its own that spin a while after their task before they
 sleep. A graph alternating between a ruy op and a depthwise op (every MobileNet block) so runs
-``2(T - 1)`` busy workers beside the main thread on ``T`` cores; each switch of pool waits for a
-worker to be woken or scheduled. Measured on a 2-vCPU host (``edgekit calibrate --runtime
-litert-builtin --threads 2``): about 0.3-0.5 ms per switch, more than a whole depthwise op, so
-small MobileNets run slower with 2 threads than with 1. A process running that graph holds two
+``2(T - 1)`` busy workers beside the main thread on ``T`` cores; the op that starts a pool's turn
+waits for that pool's worker to be woken or scheduled, and cannot end sooner
+(:func:`switch_penalty_s`). Measured on a 2-vCPU host (``edgekit calibrate --runtime
+litert-builtin --threads 2``): about 0.4 ms, more than a whole depthwise op of a small MobileNet,
+so small MobileNets run slower with 2 threads than with 1. A process running that graph holds two
 worker threads besides its own (``/proc/self/task``), where a graph of convolutions alone holds
 one.
 
@@ -77,10 +78,32 @@ def op_pools(ops: pd.DataFrame, units: Sequence[str], threads: int) -> tuple[str
                                           strict=True))
 
 
+def after_switch(pools: Sequence[str]) -> list[int]:
+    """Indices of the ops that start on another pool than the threaded op before them."""
+    out, prev = [], ""
+    for i, p in enumerate(pools):
+        if not p:
+            continue
+        if prev and p != prev:
+            out.append(i)
+        prev = p
+    return out
+
+
 def pool_switches(pools: Iterable[str]) -> int:
     """How many times consecutive threaded ops change pool (ops on the calling thread skipped)."""
-    seq = [p for p in pools if p]
-    return sum(1 for a, b in zip(seq, seq[1:]) if a != b)
+    return len(after_switch(list(pools)))
 
 
-__all__ = ["GEMM_OPS", "ROW_SPLIT_OPS", "RUY_MIN_MACS", "op_pool", "op_pools", "pool_switches"]
+def switch_penalty_s(times: Sequence[float], pools: Sequence[str], latency_s: float) -> float:
+    """The time thread-pool switches add to a graph: the op that starts a pool's turn cannot end
+    before that pool's worker runs, ``latency_s`` after the switch, so it takes
+    ``max(its own time, latency_s)``; its own work overlaps the wait (the calling thread works
+    meanwhile). Returns ``sum max(0, latency_s - t_i)`` over those ops."""
+    if not pools or latency_s <= 0:
+        return 0.0
+    return float(sum(max(0.0, latency_s - float(times[i])) for i in after_switch(pools)))
+
+
+__all__ = ["GEMM_OPS", "ROW_SPLIT_OPS", "RUY_MIN_MACS", "after_switch", "op_pool", "op_pools",
+           "pool_switches", "switch_penalty_s"]
