@@ -353,3 +353,32 @@ def test_time_cases_rows(tmp_path: Path) -> None:
     assert (df["median_s"] > 0).all() and (df["p10_s"] <= df["p90_s"]).all()
     assert df.loc[1, "partitions"] > df.loc[0, "partitions"]  # int8 SOFTMAX falls off XNNPACK
     assert any(line.startswith("[time 4/4]") for line in lines)
+
+
+def test_table_drift_re_times_the_quick_cases_the_table_holds(monkeypatch: pytest.MonkeyPatch
+                                                              ) -> None:
+    """Drift: ``now / then`` per re-timed case; fixed-cost cases and cases the table lacks are
+    not re-timed; beyond 10% the line says to re-calibrate."""
+    quick = [c for c in suite(quick=True, pool_chains=False) if not c.fixed_cost][:2]
+    then = pd.DataFrame([{"case": quick[0].name, "median_s": 1e-3},
+                         {"case": quick[1].name, "median_s": 2e-3},
+                         {"case": "chain_add_mul_n1", "median_s": 1e-5}])
+    seen: list[list[str]] = []
+
+    def fake_time(cases: list[KernelCase], runtime: str, precision: str, **kw: object
+                  ) -> pd.DataFrame:
+        seen.append([c.name for c in cases])
+        assert (runtime, precision, kw["threads"], kw["rounds"]) == ("litert-xnnpack", "int8", 1, 1)
+        return pd.DataFrame({"case": [c.name for c in cases],
+                             "median_s": [1.2e-3, 2.6e-3][:len(cases)]})
+
+    monkeypatch.setattr(kernels, "time_cases", fake_time)
+    d = kernels.table_drift(_table(timings=then))
+    assert seen == [[quick[0].name, quick[1].name]]
+    assert d["cases"] == 2 and d["by_case"][quick[1].name] == pytest.approx(1.3)
+    assert d["median_ratio"] == pytest.approx(1.25)
+    line = kernels.drift_line(d)
+    assert "x1.25" in line and "re-run edgekit calibrate" in line
+    calm = kernels.drift_line({**d, "median_ratio": 1.04})
+    assert "x1.04" in calm and "calibrate" not in calm
+    assert kernels.table_drift(_table(timings=then.iloc[2:]))["cases"] == 0

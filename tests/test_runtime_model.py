@@ -186,16 +186,20 @@ def test_fit_recovers_known_costs_and_efficiencies() -> None:
 
 
 def test_thread_pools_of_litert_builtin_kernels() -> None:
-    from edgekit.runtime.threadpools import op_pool, op_pools, pool_switches
+    from edgekit.runtime.threadpools import op_pool, op_pools, pool_switches, ruy_threaded
 
-    assert op_pool("CONV_2D", "builtin", "int8", 1e6, 784, 2) == "ruy"
-    assert op_pool("CONV_2D", "builtin", "float32", 1e6, 784, 2) == "eigen"
-    assert op_pool("CONV_2D", "builtin", "int8", 1e4, 16, 2) == ""  # too small to split
-    assert op_pool("DEPTHWISE_CONV_2D", "builtin", "int8", 1e5, 784, 2) == "gemmlowp"
-    assert op_pool("DEPTHWISE_CONV_2D", "builtin", "int8", 1e5, 784, 1) == ""
-    assert op_pool("ADD", "builtin", "int8", 0, 784, 4) == ""
-    assert op_pool("CONV_2D", "xnnpack", "int8", 1e6, 784, 2) == "xnnpack"
-    assert op_pool("RESHAPE", "", "int8", 0, 784, 2) == ""
+    assert op_pool("CONV_2D", "builtin", "int8", 1e6, 16, 784, 2) == "ruy"
+    assert op_pool("CONV_2D", "builtin", "float32", 1e6, 16, 784, 2) == "eigen"
+    assert op_pool("CONV_2D", "builtin", "int8", 1e4, 16, 16, 2) == ""  # too small to split
+    assert op_pool("DEPTHWISE_CONV_2D", "builtin", "int8", 1e5, 16, 784, 2) == "gemmlowp"
+    assert op_pool("DEPTHWISE_CONV_2D", "builtin", "int8", 1e5, 16, 784, 1) == ""
+    assert op_pool("ADD", "builtin", "int8", 0, 16, 784, 4) == ""
+    assert op_pool("CONV_2D", "xnnpack", "int8", 1e6, 16, 784, 2) == "xnnpack"
+    assert op_pool("RESHAPE", "", "int8", 0, 16, 784, 2) == ""
+    # ruy's rule: ceil_log2 of rows, cols and depth summed over 15
+    assert not ruy_threaded(8 * 256 * 16, 8, 256)  # 3 + 8 + 4 = 15
+    assert ruy_threaded(9 * 256 * 16, 9, 256)  # 4 + 8 + 4 = 16
+    assert ruy_threaded(10 * 64 * 40, 10, 64) and not ruy_threaded(0, 10, 64)
     # conv, add (calling thread), dw, conv, conv, dw: ruy|gemmlowp|ruy|gemmlowp = 3 switches
     assert pool_switches(["ruy", "", "gemmlowp", "ruy", "ruy", "gemmlowp"]) == 3
     assert pool_switches(["ruy", "ruy", ""]) == 0 and pool_switches([]) == 0

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from edgekit.cache_root import cache_root
 from edgekit.errors import ConfigError, EdgekitError, ExportError
-from edgekit.runtime.table import CALIB_RUNTIMES, CalibRuntime, runtime_versions
+from edgekit.runtime.table import CALIB_RUNTIMES, CalibRuntime, RuntimeTable, runtime_versions
 from edgekit.bench.kernel_cases import KernelCase, get_case, suite
 from edgekit.precision import Precision
 from edgekit.validate.measure import log_stderr
@@ -287,6 +287,52 @@ def time_cases(cases: Sequence[KernelCase], runtime_id: str, precision: str | Pr
     return pd.DataFrame(rows)
 
 
+# A table whose cases run this much slower or faster now is stale for this host's state.
+DRIFT_WARN = 0.10
+
+
+def table_drift(table: RuntimeTable, *, progress: Callable[[str], None] = log_stderr,
+                cache_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """How fast this host runs the table's kernels now against when the table was measured.
+
+    The ``--quick`` subset's single-op cases that the table holds are timed again (one round,
+    the table's runtime, precision and threads); per case ``now / then`` of the medians. A VM's
+    speed moves between runs of the same day, and every prediction from the table moves with it,
+    so ``edgekit validate --runtime`` reports this beside its figures.
+
+    Returns ``cases``, ``median_ratio``, ``p10_ratio``, ``p90_ratio`` and ``by_case``.
+    """
+    import numpy as np
+
+    held = set(table.timings["case"].astype(str)) if "case" in table.timings else set()
+    cases = [c for c in suite(quick=True, pool_chains=False)
+             if not c.fixed_cost and c.name in held]
+    if not cases:
+        return {"cases": 0}
+    then = table.timings.set_index("case")["median_s"]
+    now = time_cases(cases, table.runtime, table.precision, threads=table.threads, rounds=1,
+                     progress=progress, cache_dir=cache_dir)
+    ratio = {str(c): float(m / then[c]) for c, m in zip(now["case"], now["median_s"],
+                                                          strict=True)}
+    r = np.array(list(ratio.values()))
+    return {"cases": len(r), "median_ratio": float(np.median(r)),
+            "p10_ratio": float(np.percentile(r, 10)), "p90_ratio": float(np.percentile(r, 90)),
+            "by_case": ratio}
+
+
+def drift_line(drift: dict[str, Any]) -> str:
+    """One line saying how the host runs now against its table (:func:`table_drift`)."""
+    if not drift.get("cases"):
+        return "host vs runtime table: no case of the table's --quick subset to re-time"
+    line = (f"host vs runtime table: its kernels take x{drift['median_ratio']:.2f} their "
+            f"measured time now (median of {drift['cases']} cases re-timed; p10 "
+            f"x{drift['p10_ratio']:.2f}, p90 x{drift['p90_ratio']:.2f})")
+    if abs(drift["median_ratio"] - 1.0) > DRIFT_WARN:
+        line += ("; predictions from this table are off by about that: re-run edgekit "
+                 "calibrate --runtime to measure the host as it runs now")
+    return line
+
+
 def _profiled_nodes(cases: Sequence[KernelCase], paths: Sequence[Path], runtime_id: str,
                     threads: int, progress: Callable[[str], None]) -> list[str]:
     """Per case, its ONNX nodes' kernel times from onnxruntime's profiler as JSON (``""`` for
@@ -310,6 +356,6 @@ def _profiled_nodes(cases: Sequence[KernelCase], paths: Sequence[Path], runtime_
     return out
 
 
-__all__ = ["CALIB_RUNTIMES", "CalibRuntime", "KernelCase", "build_cases", "calib_runtime",
-           "case_artifact", "check_toolchain", "get_case", "runtime_versions", "suite",
-           "time_cases"]
+__all__ = ["CALIB_RUNTIMES", "DRIFT_WARN", "CalibRuntime", "KernelCase", "build_cases",
+           "calib_runtime", "case_artifact", "check_toolchain", "drift_line", "get_case",
+           "runtime_versions", "suite", "table_drift", "time_cases"]

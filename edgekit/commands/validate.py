@@ -45,6 +45,9 @@ def register(sub: Any, add_common: Any) -> None:
                    help="skip the un-reparameterized forms")
     p.add_argument("--include-test", action="store_true", help="include the tiny test_* variants")
     p.add_argument("--no-layers", action="store_true", help="skip per-layer profiling")
+    p.add_argument("--no-drift-check", action="store_true",
+                   help="with a runtime id: do not re-time the table's --quick cases first "
+                        "(how fast the host runs now against when the table was measured)")
     p.add_argument("--out", default="validation", metavar="DIR", help="output directory")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run from DIR/measurements.partial.csv")
@@ -94,6 +97,11 @@ def _table(args: argparse.Namespace) -> tuple[dict[str, Any], str, bool]:
             "threads": table.threads, "host": table.host,
             "host_fingerprint": table.host_fingerprint, "date": table.date,
             "versions": table.versions, "cases": len(table.timings), "warnings": warnings}
+    if not args.no_drift_check:
+        from edgekit.bench.kernels import drift_line, table_drift
+
+        meta["drift"] = table_drift(table)
+        print(f"edgekit: {drift_line(meta['drift'])}", file=sys.stderr)
     bench_rt, xnnpack = HOST_RUNTIMES[args.runtime]
     kw = {"kernel_model": KernelModel(table.fit, table.peak_mac_s, table.mem_bytes_s),
           "table_runtime": args.runtime, "table_meta": meta, "precision": precision}
@@ -135,6 +143,11 @@ def run(args: argparse.Namespace) -> int:
             "mape_pct", "within_10_pct", "within_25_pct"]
     print_table([{c: (round(r[c], 3) if isinstance(r.get(c), float) else r.get(c)) for c in cols}
                  for r in v.summary.to_dict(orient="records")], cols)
+    drift = (v.meta.get("runtime_table") or {}).get("drift")
+    if drift is not None:
+        from edgekit.bench.kernels import drift_line
+
+        print(f"\n{drift_line(drift)}")
     missing = (v.meta.get("runtime_table") or {}).get("missing_ops")
     if missing:
         print(f"\nthe runtime table has no kernel point for {', '.join(missing)}: those ops were "

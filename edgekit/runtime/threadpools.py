@@ -6,7 +6,8 @@ LiteRT's built-in CPU kernels do not share one thread pool. As built for x86 (th
 * int8 / int16 ``CONV_2D``, ``FULLY_CONNECTED``, ``BATCH_MATMUL`` and ``TRANSPOSE_CONV`` go
   through ``cpu_backend_gemm`` to **ruy** (``cpu_backend_gemm_x86.h``), which splits a product
   over threads once ``ceil_log2(rows) + ceil_log2(cols) + ceil_log2(depth) > 15``
-  (``ruy/trmul.cc: GetThreadCount``), about 32k MACs;
+  (``ruy/trmul.cc: GetThreadCount``; rows: output channels, cols: output positions, depth:
+  MACs per output, :func:`ruy_threaded`);
 * their float forms go to **Eigen**'s thread pool;
 * ``DEPTHWISE_CONV_2D`` (int8 and float) splits its output rows with
   ``cpu_backend_threadpool::Execute``, which is **gemmlowp**'s worker pool when ruy is not the
@@ -31,6 +32,7 @@ kernels then takes one of the pools above.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
@@ -39,13 +41,27 @@ if TYPE_CHECKING:
 
 GEMM_OPS = frozenset({"CONV_2D", "FULLY_CONNECTED", "BATCH_MATMUL", "TRANSPOSE_CONV"})
 ROW_SPLIT_OPS = frozenset({"DEPTHWISE_CONV_2D"})
-# ruy: ceil_log2(rows) + ceil_log2(cols) + ceil_log2(depth) - 15 > 0; MACs above 2**15 is the
-# same test up to the rounding of each dimension to a power of two.
-RUY_MIN_MACS = 2 ** 15
+RUY_LOG2_DIVISOR = 15  # ruy/trmul.cc: kDivisorLog2
 FLOAT_DTYPES = frozenset({"float32", "float16"})
 
 
-def op_pool(op: str, unit: str, dtype: str, macs: float, spatial: float, threads: int) -> str:
+def _ceil_log2(x: float) -> int:
+    return (max(int(math.ceil(x)), 1) - 1).bit_length()
+
+
+def ruy_threaded(macs: float, cout: float, spatial: float) -> bool:
+    """Whether ruy splits a GEMM of ``macs`` over more than one thread: ``ceil_log2(rows) +
+    ceil_log2(cols) + ceil_log2(depth) > 15`` with rows = ``cout``, cols = ``spatial`` (output
+    positions; a batched matmul's slices together) and depth = ``macs / (rows * cols)``."""
+    if macs <= 0:
+        return False
+    rows, cols = max(float(cout), 1.0), max(float(spatial), 1.0)
+    depth = macs / (rows * cols)
+    return _ceil_log2(rows) + _ceil_log2(cols) + _ceil_log2(depth) > RUY_LOG2_DIVISOR
+
+
+def op_pool(op: str, unit: str, dtype: str, macs: float, cout: float, spatial: float,
+            threads: int) -> str:
     """The thread pool one op's work runs on (``""``: the calling thread, or no work).
 
     Args:
@@ -53,6 +69,7 @@ def op_pool(op: str, unit: str, dtype: str, macs: float, spatial: float, threads
         unit: where it is placed: ``xnnpack``, ``builtin`` or ``""`` (no run-time work).
         dtype: its activation dtype (``int8``, ``float32``).
         macs: its multiply-accumulates.
+        cout: its output channels.
         spatial: its output elements per channel (a depthwise op splits output rows).
         threads: the interpreter's threads.
     """
@@ -60,7 +77,7 @@ def op_pool(op: str, unit: str, dtype: str, macs: float, spatial: float, threads
         return ""
     if unit != "builtin":
         return unit  # a delegate runs its partitions on its own pool
-    if op in GEMM_OPS and macs > RUY_MIN_MACS:
+    if op in GEMM_OPS and ruy_threaded(macs, cout, spatial):
         return "eigen" if dtype in FLOAT_DTYPES else "ruy"
     if op in ROW_SPLIT_OPS and spatial > 1:
         return "gemmlowp"
@@ -73,9 +90,9 @@ def op_pools(ops: pd.DataFrame, units: Sequence[str], threads: int) -> tuple[str
     if threads <= 1:
         return ()
     dtype = ops["dtype"].astype(str) if "dtype" in ops else [""] * len(ops)
-    return tuple(op_pool(str(o), str(u), str(d), float(m), float(s), threads)
-                 for o, u, d, m, s in zip(ops["op"], units, dtype, ops["macs"], ops["spatial"],
-                                          strict=True))
+    return tuple(op_pool(str(o), str(u), str(d), float(m), float(c), float(s), threads)
+                 for o, u, d, m, c, s in zip(ops["op"], units, dtype, ops["macs"], ops["cout"],
+                                             ops["spatial"], strict=True))
 
 
 def after_switch(pools: Sequence[str]) -> list[int]:
@@ -105,5 +122,5 @@ def switch_penalty_s(times: Sequence[float], pools: Sequence[str], latency_s: fl
     return float(sum(max(0.0, latency_s - float(times[i])) for i in after_switch(pools)))
 
 
-__all__ = ["GEMM_OPS", "ROW_SPLIT_OPS", "RUY_MIN_MACS", "after_switch", "op_pool", "op_pools",
-           "pool_switches", "switch_penalty_s"]
+__all__ = ["GEMM_OPS", "ROW_SPLIT_OPS", "RUY_LOG2_DIVISOR", "after_switch", "op_pool", "op_pools",
+           "pool_switches", "ruy_threaded", "switch_penalty_s"]
