@@ -228,13 +228,13 @@ def time_cases(cases: Sequence[KernelCase], runtime_id: str, precision: str | Pr
 
     Returns:
         One row per case: ``case, kind, op_class, fixed_cost, pool_chain, artifact, median_s,
-        p10_s, p90_s, runs, in_c, in_h, in_w, ops, n_ops, partitions`` and the case's params as columns (``p10_s``
-        and ``p90_s`` over all timed invocations; ``ops`` the artifact's op types with counts;
-        ``partitions`` the delegate partitions for ``litert-xnnpack``, else 0; ``node_s``, for
-        a runtime with a profiler (onnxruntime), each ONNX node's kernel time as JSON, which
-        :func:`edgekit.fit.kernel_fit.fit_kernel_table` takes as the measured op's time: ORT
-        runs a case's layout transpose inside its NCHWc reorder, so subtracting a predicted
-        Transpose would misattribute it).
+        p10_s, p90_s, runs, in_c, in_h, in_w, ops, n_ops, partitions`` and the case's params as
+        columns (``p10_s`` and ``p90_s`` over all timed invocations; ``ops`` the artifact's op
+        types with counts; ``partitions`` the delegate partitions for ``litert-xnnpack``, else
+        0; ``node_s``, for a runtime with a profiler (onnxruntime), each ONNX node's kernel
+        time as JSON, which :func:`edgekit.fit.kernel_fit.fit_kernel_table` takes as the
+        measured op's time: ORT runs a case's layout transpose inside its NCHWc reorder, so
+        subtracting a predicted Transpose would misattribute it).
     """
     import numpy as np
     import pandas as pd

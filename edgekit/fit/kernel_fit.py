@@ -8,8 +8,9 @@ of the graph that ran (:mod:`edgekit.runtime.tflite_graph`) and its placement
     t_i = c_u(i) + max(MACs_i / (eta_i P), bytes_i / (eta_i B))
 
 and per invoke ``T = O + sum_i t_i + n_partitions * c_p``, where an op that starts another
-thread pool's turn takes ``max(t_i, c_w)``. ``P`` and ``B`` are this host's measured peak MAC rate and bandwidth (``edgekit calibrate``); ``eta_i`` is the
-efficiency of op ``i``'s kernel, which depends on its type, its unit and its shape.
+thread pool's turn takes ``max(t_i, c_w)``. ``P`` and ``B`` are this host's measured peak MAC
+rate and bandwidth (``edgekit calibrate``); ``eta_i`` is the efficiency of op ``i``'s kernel,
+which depends on its type, its unit and its shape.
 
 The fit, in three steps:
 
@@ -55,7 +56,8 @@ if TYPE_CHECKING:
 
 METHOD = ("micro-benchmarks: NNLS fixed costs (invoke, per op per unit, per partition) on "
           "negligible-work cases; thread-pool switch latency from alternating vs blocked "
-          "chains of the same ops; per-op efficiency points eta = roofline time / measured op time; "
+          "chains of the same ops; per-op efficiency points eta = roofline time / measured op "
+          "time; "
           "prediction by inverse-distance weighting of log eta over the 3 nearest points of the "
           "same op type and unit in log2 shape-feature space")
 # Without a ``fixed_cost`` column, a case whose roofline work is below this share of its time is
@@ -174,7 +176,7 @@ def fit_kernel_table(timings: pd.DataFrame, *, runtime: str, precision: str, pea
         node_s = json.loads(prof) if isinstance(prof, str) and prof else {}
         pools = live["pool"] if "pool" in live else ()
         cases.append({"case": str(row["case"]), "median_s": float(row["median_s"]),
-                      "node_s": node_s, "pool_chain": bool(row.get("pool_chain", False)),
+                      "node_s": node_s, "pool_chain": row.get("pool_chain") in (True, 1),
                       "group": str(row.get("group", "")), "order": str(row.get("order", "")),
                       "pool_switches": pool_switches(pools),
                       "fixed_cost": fixed_cost, "op_class": str(row.get("op_class", "")),
