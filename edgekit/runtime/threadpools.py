@@ -12,14 +12,15 @@ LiteRT's built-in CPU kernels do not share one thread pool. As built for x86 (th
 * ``DEPTHWISE_CONV_2D`` (int8 and float) splits its output rows with
   ``cpu_backend_threadpool::Execute``, which is **gemmlowp**'s worker pool when ruy is not the
   default (``cpu_backend_threadpool.h``);
-* every other op runs on the calling thread.
+* every other op runs on the calling thread (int8 ``MEAN``, ``AVERAGE_POOL_2D``,
+  ``RESIZE_BILINEAR`` and ``SOFTMAX`` checked: at 2 threads they start no worker).
 
 Each pool keeps ``T - 1`` workers of its own that spin a while after their task before they
 sleep. A graph alternating between a ruy op and a depthwise op (every MobileNet block) so runs
 ``2(T - 1)`` busy workers beside the main thread on ``T`` cores; the op that starts a pool's turn
 waits for that pool's worker to be woken or scheduled, and cannot end sooner
 (:func:`switch_penalty_s`). Measured on a 2-vCPU host (``edgekit calibrate --runtime
-litert-builtin --threads 2``): about 0.4 ms, more than a whole depthwise op of a small MobileNet,
+litert-builtin --threads 2``): about 0.5 ms, more than a whole depthwise op of a small MobileNet,
 so small MobileNets run slower with 2 threads than with 1. A process running that graph holds two
 worker threads besides its own (``/proc/self/task``), where a graph of convolutions alone holds
 one.
