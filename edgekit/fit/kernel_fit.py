@@ -103,6 +103,11 @@ def case_ops(artifact: str, runtime: str, *, threads: int = 1) -> tuple[pd.DataF
                       pool=list(placement.pools) or [""] * len(ops)), placement.partitions
 
 
+def _pools(ops: pd.DataFrame) -> list[str]:
+    """Per op, its thread pool (the ``pool`` column :func:`case_ops` adds; none: one pool)."""
+    return list(ops["pool"]) if "pool" in ops else []
+
+
 def _pool_switch_cost(cases: Sequence[dict[str, Any]], model: KernelModel) -> dict[str, Any]:
     """``c_w`` from the pairs of ``pool_chain`` cases (module docstring, step 3)."""
     from scipy.optimize import brentq
@@ -118,9 +123,8 @@ def _pool_switch_cost(cases: Sequence[dict[str, Any]], model: KernelModel) -> di
         firsts = []
         for order in ("alt", "blk"):
             c = pair[order]
-            pools = list(c["ops"]["pool"]) if "pool" in c["ops"] else []
             t = model.op_times(c["ops"])["time_s"].to_numpy(float)
-            firsts.append(t[after_switch(pools)])
+            firsts.append(t[after_switch(_pools(c["ops"]))])
         gap = pair["alt"]["median_s"] - pair["blk"]["median_s"]
 
         def excess(latency: float, alt: np.ndarray = firsts[0], blk: np.ndarray = firsts[1],
@@ -174,11 +178,9 @@ def fit_kernel_table(timings: pd.DataFrame, *, runtime: str, precision: str, pea
                       else float(roof.sum()) < TINY_WORK_SHARE * float(row["median_s"]))
         prof = row.get("node_s")
         node_s = json.loads(prof) if isinstance(prof, str) and prof else {}
-        pools = live["pool"] if "pool" in live else ()
         cases.append({"case": str(row["case"]), "median_s": float(row["median_s"]),
                       "node_s": node_s, "pool_chain": row.get("pool_chain") in (True, 1),
                       "group": str(row.get("group", "")), "order": str(row.get("order", "")),
-                      "pool_switches": pool_switches(pools),
                       "fixed_cost": fixed_cost, "op_class": str(row.get("op_class", "")),
                       "ops": live, "roof": roof, "work_s": float(roof.sum()),
                       "partitions": int(partitions),
@@ -234,7 +236,7 @@ def fit_kernel_table(timings: pd.DataFrame, *, runtime: str, precision: str, pea
         elif c["pool_chain"]:
             summary.append({"case": c["case"], "measured_ms": c["median_s"] * 1e3,
                             "ops": len(c["ops"]), "partitions": c["partitions"],
-                            "op": f"(pool switches: {c['pool_switches']})",
+                            "op": f"(pool switches: {pool_switches(_pools(c['ops']))})",
                             "unit": ",".join(sorted(c["n_unit"])), "op_ms": None, "eta": None})
     fit["points"] = points
     fit["summary"] = summary

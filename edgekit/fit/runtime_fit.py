@@ -225,7 +225,8 @@ def fit_runtime(
     res = residuals(best.x) if free else np.log(predict(v)) - log_y
     return RuntimeFit(
         peak_mac_s=v["peak"], mem_bytes_s=v["mem"], per_op_s=v["per_op"],
-        per_slice_s=v["per_slice"], overhead_s=v["overhead"], efficiency={k: v[f"eta_{k}"] for k in classes}, n=int(y.size),
+        per_slice_s=v["per_slice"], overhead_s=v["overhead"],
+        efficiency={k: v[f"eta_{k}"] for k in classes}, n=int(y.size),
         rms_log_err=float(np.sqrt(np.mean(res ** 2))), free=tuple(free),
     )
 
