@@ -291,3 +291,13 @@ def test_calibrate_writes_loadable_profiles(tmp_path: Path,
 def test_calibrate_bad_name(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["calibrate", "--name", "Host_1"]) == 1
     assert "--name must be kebab-case" in capsys.readouterr().err
+
+
+def test_round_latency_is_the_fastest_rounds_median() -> None:
+    from edgekit.bench.results import round_latency
+
+    # two rounds in the contended mode, one in the fast one: the fast one is the latency
+    assert round_latency([6.7, 4.2, 6.8]) == 4.2
+    assert round_latency((3.0,)) == 3.0
+    with pytest.raises(ValueError, match="at least one round"):
+        round_latency([])

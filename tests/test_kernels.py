@@ -253,7 +253,8 @@ def _exporter(fmt: str) -> object:
 def _fake_timings(cases: list[KernelCase], *args: object, **kwargs: object) -> pd.DataFrame:
     return pd.DataFrame([{"case": c.name, "kind": c.kind, "op_class": c.op_class,
                           "fixed_cost": c.fixed_cost, "artifact": f"/nowhere/{c.name}",
-                          "median_s": 1e-4, "p10_s": 9e-5, "p90_s": 2e-4, "runs": 9,
+                          "latency_s": 9.5e-5, "median_s": 1e-4, "p10_s": 9e-5,
+                          "p90_s": 2e-4, "runs": 9,
                           "ops": "ADD:1", "n_ops": 1, "partitions": 1} for c in cases])
 
 
@@ -351,6 +352,7 @@ def test_time_cases_rows(tmp_path: Path) -> None:
                             progress=lines.append, cache_dir=tmp_path)
     assert list(df["case"]) == [c.name for c in cases]
     assert (df["median_s"] > 0).all() and (df["p10_s"] <= df["p90_s"]).all()
+    assert (df["latency_s"] <= df["median_s"]).all()  # the fastest of the round medians
     assert df.loc[1, "partitions"] > df.loc[0, "partitions"]  # int8 SOFTMAX falls off XNNPACK
     assert any(line.startswith("[time 4/4]") for line in lines)
 
@@ -370,7 +372,7 @@ def test_table_drift_re_times_the_quick_cases_the_table_holds(monkeypatch: pytes
         seen.append([c.name for c in cases])
         assert (runtime, precision, kw["threads"], kw["rounds"]) == ("litert-xnnpack", "int8", 1, 1)
         return pd.DataFrame({"case": [c.name for c in cases],
-                             "median_s": [1.2e-3, 2.6e-3][:len(cases)]})
+                             "latency_s": [1.2e-3, 2.6e-3][:len(cases)]})
 
     monkeypatch.setattr(kernels, "time_cases", fake_time)
     d = kernels.table_drift(_table(timings=then))
@@ -382,3 +384,6 @@ def test_table_drift_re_times_the_quick_cases_the_table_holds(monkeypatch: pytes
     calm = kernels.drift_line({**d, "median_ratio": 1.04})
     assert "x1.04" in calm and "calibrate" not in calm
     assert kernels.table_drift(_table(timings=then.iloc[2:]))["cases"] == 0
+    # a table that keeps the fastest round is compared on it, not on the rounds' median
+    fastest = then.assign(latency_s=then["median_s"] / 2)
+    assert kernels.table_drift(_table(timings=fastest))["median_ratio"] == pytest.approx(2.5)

@@ -23,7 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 from edgekit.cache_root import cache_root
 from edgekit.errors import ConfigError, EdgekitError, ExportError
-from edgekit.runtime.table import CALIB_RUNTIMES, CalibRuntime, RuntimeTable, runtime_versions
+from edgekit.runtime.table import (
+    CALIB_RUNTIMES,
+    CalibRuntime,
+    RuntimeTable,
+    measured_column,
+    runtime_versions,
+)
 from edgekit.bench.kernel_cases import KernelCase, get_case, suite
 from edgekit.precision import Precision
 from edgekit.validate.measure import log_stderr
@@ -224,12 +230,15 @@ def time_cases(cases: Sequence[KernelCase], runtime_id: str, precision: str | Pr
     """Time every case's artifact in ``runtime_id``, interleaved over ``rounds``.
 
     Round 1 times all cases, then round 2 (in a seeded shuffled order), and so on, so a burst of
-    load on a busy host hits all cases alike; each case keeps the median of its round medians.
+    load on a busy host hits all cases alike; each case keeps its fastest round's median
+    (:func:`edgekit.bench.results.round_latency`).
 
     Returns:
-        One row per case: ``case, kind, op_class, fixed_cost, pool_chain, artifact, median_s,
-        p10_s, p90_s, runs, in_c, in_h, in_w, ops, n_ops, partitions`` and the case's params as
-        columns (``p10_s`` and ``p90_s`` over all timed invocations; ``ops`` the artifact's op
+        One row per case: ``case, kind, op_class, fixed_cost, pool_chain, artifact, latency_s,
+        median_s, p10_s, p90_s, runs, in_c, in_h, in_w, ops, n_ops, partitions`` and the case's
+        params as columns (``latency_s`` the fastest round's median, which the fit takes;
+        ``median_s`` the median of the round medians; ``p10_s`` and ``p90_s`` over all timed
+        invocations; ``ops`` the artifact's op
         types with counts; ``partitions`` the delegate partitions for ``litert-xnnpack``, else
         0; ``node_s``, for a runtime with a profiler (onnxruntime), each ONNX node's kernel
         time as JSON, which :func:`edgekit.fit.kernel_fit.fit_kernel_table` takes as the
@@ -239,6 +248,7 @@ def time_cases(cases: Sequence[KernelCase], runtime_id: str, precision: str | Pr
     import numpy as np
     import pandas as pd
 
+    from edgekit.bench.results import round_latency
     from edgekit.bench.runners import random_feed, time_invocations
     from edgekit.export.interrupt import raise_if_interrupted
     from edgekit.export.registry import get_exporter
@@ -278,7 +288,8 @@ def time_cases(cases: Sequence[KernelCase], runtime_id: str, precision: str | Pr
         ops, n_ops, parts = info[i]
         rows.append({"case": case.name, "kind": case.kind, "op_class": case.op_class,
                      "fixed_cost": case.fixed_cost, "pool_chain": case.pool_chain,
-                     "artifact": str(paths[i]), "median_s": statistics.median(medians[i]),
+                     "artifact": str(paths[i]), "latency_s": round_latency(medians[i]),
+                     "median_s": statistics.median(medians[i]),
                      "p10_s": float(np.percentile(t, 10)), "p90_s": float(np.percentile(t, 90)),
                      "runs": int(len(t)), "in_c": case.input_shape[1],
                      "in_h": case.input_shape[2], "in_w": case.input_shape[3], "ops": ops,
@@ -296,7 +307,7 @@ def table_drift(table: RuntimeTable, *, progress: Callable[[str], None] = log_st
     """How fast this host runs the table's kernels now against when the table was measured.
 
     The ``--quick`` subset's single-op cases that the table holds are timed again (one round,
-    the table's runtime, precision and threads); per case ``now / then`` of the medians. A VM's
+    the table's runtime, precision and threads); per case ``now / then`` of the measured times. A VM's
     speed moves between runs of the same day, and every prediction from the table moves with it,
     so ``edgekit validate --runtime`` reports this beside its figures.
 
@@ -309,10 +320,10 @@ def table_drift(table: RuntimeTable, *, progress: Callable[[str], None] = log_st
              if not c.fixed_cost and c.name in held]
     if not cases:
         return {"cases": 0}
-    then = table.timings.set_index("case")["median_s"]
+    then = table.timings.set_index("case")[measured_column(table.timings)]
     now = time_cases(cases, table.runtime, table.precision, threads=table.threads, rounds=1,
                      progress=progress, cache_dir=cache_dir)
-    ratio = {str(c): float(m / then[c]) for c, m in zip(now["case"], now["median_s"],
+    ratio = {str(c): float(m / then[c]) for c, m in zip(now["case"], now["latency_s"],
                                                           strict=True)}
     r = np.array(list(ratio.values()))
     return {"cases": len(r), "median_ratio": float(np.median(r)),

@@ -50,6 +50,7 @@ import numpy as np
 
 from edgekit.runtime.efficiency import FEATURES, KernelModel, roofline_s
 from edgekit.runtime.threadpools import after_switch, pool_switches
+from edgekit.runtime.table import measured_column
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -75,14 +76,14 @@ def _fixed_costs(cases: Sequence[dict[str, Any]], units: list[str]) -> dict[str,
 
     tiny = [c for c in cases if c["fixed_cost"]]
     if len(tiny) < 2:
-        t_min = min((c["median_s"] for c in cases), default=0.0)
+        t_min = min((c["measured_s"] for c in cases), default=0.0)
         return {"invoke_s": 0.5 * t_min, "per_op_s": {u: 0.0 for u in units},
                 "per_partition_s": 0.0, "cases": [c["case"] for c in tiny],
                 "note": "fewer than 2 negligible-work cases: half the fastest case as invoke cost"}
     cols = ["invoke", *units, "partitions"]
     a = np.array([[1.0, *[c["n_unit"].get(u, 0) for u in units], c["partitions"]] for c in tiny])
     keep = [j for j in range(a.shape[1]) if a[:, j].any()]
-    y = np.array([c["median_s"] - c["work_s"] for c in tiny])
+    y = np.array([c["measured_s"] - c["work_s"] for c in tiny])
     x, _ = nnls(a[:, keep], y)
     coef = dict.fromkeys(cols, 0.0)
     for j, v in zip(keep, x, strict=True):
@@ -125,7 +126,7 @@ def _pool_switch_cost(cases: Sequence[dict[str, Any]], model: KernelModel) -> di
             c = pair[order]
             t = model.op_times(c["ops"])["time_s"].to_numpy(float)
             firsts.append(t[after_switch(_pools(c["ops"]))])
-        gap = pair["alt"]["median_s"] - pair["blk"]["median_s"]
+        gap = pair["alt"]["measured_s"] - pair["blk"]["measured_s"]
 
         def excess(latency: float, alt: np.ndarray = firsts[0], blk: np.ndarray = firsts[1],
                    gap: float = gap) -> float:
@@ -154,8 +155,9 @@ def fit_kernel_table(timings: pd.DataFrame, *, runtime: str, precision: str, pea
     """Fit a runtime table's fixed costs and efficiency points (module docstring).
 
     Args:
-        timings: one row per case: ``case``, ``artifact``, ``median_s``, and ``fixed_cost`` (the
-            case measures fixed costs: chains of tiny ops; without the column, cases whose
+        timings: one row per case: ``case``, ``artifact``, its measured time (``latency_s``,
+            else ``median_s``: :func:`~edgekit.runtime.table.measured_column`), ``fixed_cost``
+            (the case measures fixed costs: chains of tiny ops; without the column, cases whose
             roofline work is under 1% of their time); ``pool_chain`` with ``group`` and
             ``order`` (``alt`` / ``blk``) for the thread-pool switch pairs.
         runtime: the runtime id the cases were timed on.
@@ -169,16 +171,17 @@ def fit_kernel_table(timings: pd.DataFrame, *, runtime: str, precision: str, pea
         (one row per case: what was measured, the fitted op, its eta).
     """
     graph = graph or (lambda a: case_ops(a, runtime, threads=threads))
+    measured = measured_column(timings)
     cases = []
     for row in timings.to_dict(orient="records"):
         ops, partitions = graph(str(row["artifact"]))
         live = ops[ops["unit"].astype(str) != ""].reset_index(drop=True)
         roof = roofline_s(live, peak_mac_s, mem_bytes_s)
         fixed_cost = (bool(row["fixed_cost"]) if "fixed_cost" in row
-                      else float(roof.sum()) < TINY_WORK_SHARE * float(row["median_s"]))
+                      else float(roof.sum()) < TINY_WORK_SHARE * float(row[measured]))
         prof = row.get("node_s")
         node_s = json.loads(prof) if isinstance(prof, str) and prof else {}
-        cases.append({"case": str(row["case"]), "median_s": float(row["median_s"]),
+        cases.append({"case": str(row["case"]), "measured_s": float(row[measured]),
                       "node_s": node_s, "pool_chain": row.get("pool_chain") in (True, 1),
                       "group": str(row.get("group", "")), "order": str(row.get("order", "")),
                       "fixed_cost": fixed_cost, "op_class": str(row.get("op_class", "")),
@@ -205,14 +208,14 @@ def fit_kernel_table(timings: pd.DataFrame, *, runtime: str, precision: str, pea
             op = ops.iloc[main]
             profiled = c["node_s"].get(str(op.get("name", "")))  # the profiler's time of it
             own = float(profiled) if profiled is not None else (
-                c["median_s"] - model.invoke_s - c["partitions"] * model.per_partition_s
+                c["measured_s"] - model.invoke_s - c["partitions"] * model.per_partition_s
                 - others - model.per_op_s.get(str(op["unit"]), 0.0))
-            resolved = own > MIN_OP_SHARE * c["median_s"] and (
+            resolved = own > MIN_OP_SHARE * c["measured_s"] and (
                 ETA_RANGE[0] <= c["roof"][main] / own <= ETA_RANGE[1])
-            own = max(own, MIN_OP_SHARE * c["median_s"])
+            own = max(own, MIN_OP_SHARE * c["measured_s"])
             eta = float(np.clip(c["roof"][main] / own, *ETA_RANGE))
             if not resolved:  # the op's time is lost in the noise of the rest of the case
-                summary.append({"case": c["case"], "measured_ms": c["median_s"] * 1e3,
+                summary.append({"case": c["case"], "measured_ms": c["measured_s"] * 1e3,
                                 "ops": len(ops), "partitions": c["partitions"],
                                 "op": f"{op['op']} (unresolved)", "unit": str(op["unit"]),
                                 "op_ms": None, "eta": None})
@@ -222,7 +225,7 @@ def fit_kernel_table(timings: pd.DataFrame, *, runtime: str, precision: str, pea
                         **{k: float(op[k]) for k, _ in FEATURES},
                         "macs": float(op["macs"]), "bytes": float(op["bytes"]),
                         "op_s": own, "eta": eta})
-            summary.append({"case": c["case"], "measured_ms": c["median_s"] * 1e3,
+            summary.append({"case": c["case"], "measured_ms": c["measured_s"] * 1e3,
                             "ops": len(ops), "partitions": c["partitions"], "op": str(op["op"]),
                             "unit": str(op["unit"]), "op_ms": own * 1e3, "eta": eta})
         points = new
@@ -230,11 +233,11 @@ def fit_kernel_table(timings: pd.DataFrame, *, runtime: str, precision: str, pea
                                                       mem_bytes_s)))
     for c in cases:
         if c["case"] in tiny:
-            summary.append({"case": c["case"], "measured_ms": c["median_s"] * 1e3,
+            summary.append({"case": c["case"], "measured_ms": c["measured_s"] * 1e3,
                             "ops": len(c["ops"]), "partitions": c["partitions"], "op": "(fixed)",
                             "unit": ",".join(sorted(c["n_unit"])), "op_ms": None, "eta": None})
         elif c["pool_chain"]:
-            summary.append({"case": c["case"], "measured_ms": c["median_s"] * 1e3,
+            summary.append({"case": c["case"], "measured_ms": c["measured_s"] * 1e3,
                             "ops": len(c["ops"]), "partitions": c["partitions"],
                             "op": f"(pool switches: {pool_switches(_pools(c['ops']))})",
                             "unit": ",".join(sorted(c["n_unit"])), "op_ms": None, "eta": None})

@@ -108,6 +108,13 @@ class RuntimeTable:
     fit: dict[str, Any] = field(repr=False)
 
 
+def measured_column(timings: pd.DataFrame) -> str:
+    """The column of a table's timings that holds each case's measured time: ``latency_s``
+    (the fastest round's median), or ``median_s`` (the median of the rounds) in tables
+    measured before the fastest round was kept, read as they were fitted."""
+    return "latency_s" if "latency_s" in timings else "median_s"
+
+
 def _cpuinfo() -> tuple[str, set[str]]:
     model, flags = platform.processor() or "", set()
     try:
@@ -245,5 +252,6 @@ def check_table(table: RuntimeTable, *, runtime: str, precision: str,
     return [f"using a foreign runtime table (--allow-foreign-table): {d}" for d in diffs]
 
 
-__all__ = ["CALIB_RUNTIMES", "CalibRuntime", "RuntimeTable", "runtime_versions", "check_table", "default_table_path", "host_fingerprint", "read_table",
+__all__ = ["CALIB_RUNTIMES", "CalibRuntime", "RuntimeTable", "runtime_versions", "check_table", "default_table_path", "host_fingerprint", "measured_column",
+           "read_table",
            "write_table"]

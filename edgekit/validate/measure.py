@@ -29,7 +29,9 @@ def measure_population(entries: Sequence[Entry], *, runtime: str = "onnxruntime"
                        log: Callable[[str], None] = log_stderr,
                        journal: Journal | None = None) -> pd.DataFrame:
     """Time every entry ``repeats`` times, in a shuffled order each round (interleaved, so slow
-    drifts of a noisy host spread over all models), and keep the median of the round medians.
+    drifts of a noisy host spread over all models), and keep the fastest round's median as
+    ``latency_ms`` (:func:`edgekit.bench.results.round_latency`, the statistic the runtime
+    tables' cases keep too); ``rounds_median_ms`` is the median of the round medians.
 
     With a ``journal`` each round is recorded as it is measured, and rounds it already holds
     (a resumed run) are not measured again.
@@ -39,6 +41,7 @@ def measure_population(entries: Sequence[Entry], *, runtime: str = "onnxruntime"
     import numpy as np
     import pandas as pd
 
+    from edgekit.bench.results import round_latency
     from edgekit.bench.runners import prepare, run_prepared
     from edgekit.validate.journal import Round
 
@@ -92,7 +95,8 @@ def measure_population(entries: Sequence[Entry], *, runtime: str = "onnxruntime"
             "model": e.model, "deploy": e.deploy, "label": e.label,
             "resolution": last.resolution, "runtime": last.runtime,
             "precision": last.precision, "threads": threads, "xnnpack": last.xnnpack,
-            "latency_ms": float(np.median(med)), "repeat_min_ms": float(med.min()),
+            "latency_ms": round_latency(med), "rounds_median_ms": float(np.median(med)),
+            "repeat_min_ms": float(med.min()),
             "repeat_max_ms": float(med.max()),
             "p10_ms": float(np.percentile(all_ns, 10) / 1e6),
             "p90_ms": float(np.percentile(all_ns, 90) / 1e6),
