@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from edgekit.bench import kernels
-from edgekit.bench.kernels import KernelCase, calib_runtime, case_artifact, get_case, suite
+from edgekit.bench.kernel_artifacts import case_artifact
+from edgekit.bench.kernels import KernelCase, calib_runtime, get_case, suite
 from edgekit.cli import main
 from edgekit.errors import ConfigError, ExportError, ToolchainMissingError, UnknownNameError
 from edgekit.roofline.opclass import OpClass
