@@ -371,7 +371,7 @@ def test_table_drift_re_times_the_quick_cases_the_table_holds(monkeypatch: pytes
     def fake_time(cases: list[KernelCase], runtime: str, precision: str, **kw: object
                   ) -> pd.DataFrame:
         seen.append([c.name for c in cases])
-        assert (runtime, precision, kw["threads"], kw["rounds"]) == ("litert-xnnpack", "int8", 1, 1)
+        assert (runtime, precision, kw["threads"], kw["rounds"]) == ("litert-xnnpack", "int8", 1, 3)
         return pd.DataFrame({"case": [c.name for c in cases],
                              "latency_s": [1.2e-3, 2.6e-3][:len(cases)]})
 

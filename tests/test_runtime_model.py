@@ -434,3 +434,39 @@ def test_fit_takes_the_profilers_op_time_over_the_subtraction() -> None:
                             peak_mac_s=P, mem_bytes_s=B, graph=lambda a: graphs[a])
     assert prof["points"][0]["eta"] == pytest.approx(0.5, rel=1e-6)
     assert plain["points"][0]["eta"] > 0.7  # the subtraction's inflated efficiency
+
+
+def test_profiled_op_times_take_their_level_from_the_timing() -> None:
+    """A profile taken in a slower spell than the timing's fastest round (every kernel 2x) is
+    scaled by the profiled runs' own wall time (``"<run>"``): the op keeps its share of the
+    case, the level comes from the timed latency less the fitted invoke cost."""
+    import json
+
+    P, B, invoke, c_op = 50e9, 10e9, 1e-5, 1e-6
+    tiny = {"op": ["Add"], "op_class": ["elementwise"], "unit": ["cpu"], "macs": [0.0],
+            "bytes": [64.0], "kernel": [0], "name": ["add"]}
+    conv = _ops(op=["Conv", "Transpose"], op_class=["dense_conv", "data_movement"],
+                unit=["cpu", "cpu"], macs=[5e7, 0.0], bytes=[1e5, 4e6], kernel=[1, 0],
+                stride=[1, 1], cin=[64, 64], cout=[64, 64], spatial=[3136, 3136],
+                name=["conv", "tr"])
+    graphs = {"t1": (_ops(**tiny), 0), "t2": (pd.concat([_ops(**tiny)] * 2), 0), "c": (conv, 0)}
+    rows = [{"case": "t1", "artifact": "t1", "fixed_cost": True, "latency_s": invoke + c_op},
+            {"case": "t2", "artifact": "t2", "fixed_cost": True, "latency_s": invoke + 2 * c_op},
+            # timed: conv 2 ms + reorder 0.1 ms; profiled in a spell twice as slow
+            {"case": "c", "artifact": "c", "fixed_cost": False, "op_class": "dense_conv",
+             "latency_s": invoke + 2.1e-3,
+             "node_s": json.dumps({"conv": 4e-3, "tr": 2e-4, "<run>": 4.2e-3})}]
+    for r in rows[:2]:
+        r["node_s"] = ""
+
+    def fit(timings: list[dict[str, object]]) -> dict[str, object]:
+        return fit_kernel_table(pd.DataFrame(timings), runtime="onnxruntime-cpu",
+                                precision="fp32", peak_mac_s=P, mem_bytes_s=B,
+                                graph=lambda a: graphs[a])
+
+    scaled = fit(rows)
+    assert scaled["fixed"]["invoke_s"] == pytest.approx(invoke, rel=1e-6)
+    assert scaled["points"][0]["eta"] == pytest.approx(0.5, rel=1e-6)  # (5e7 / 50e9) / 2e-3
+    # an older table's profile, without its run time, is taken as it is: the conv at 4 ms
+    rows[2]["node_s"] = json.dumps({"conv": 4e-3, "tr": 2e-4})
+    assert fit(rows)["points"][0]["eta"] == pytest.approx(0.25, rel=1e-6)

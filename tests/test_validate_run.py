@@ -210,3 +210,35 @@ def test_a_model_that_fails_to_run_is_reported_not_fatal(monkeypatch: pytest.Mon
     assert df.loc["test_mobilenetv4", "latency_ms"] > 0
     assert df.loc["test_mobileone", "status"] == "failed"
     assert "div.cc:262" in df.loc["test_mobileone", "error"]
+
+
+def test_runtime_table_validation_probes_the_host_before_and_after(tmp_path: Path) -> None:
+    """With a runtime table and a drift probe, the probe runs right before and right after the
+    measurement; the table's prediction at the geometric mean of its two ratios is a separate,
+    labelled diagnostic row and column, and both probes are kept in meta.json."""
+    from edgekit.runtime.efficiency import KernelModel
+
+    spread = {"p10_ratio": 0.9, "p90_ratio": 1.3}
+    probes = iter([{"cases": 2, "median_ratio": 1.21, **spread},
+                   {"cases": 2, "median_ratio": 1.0, **spread}])
+    calls: list[int] = []
+
+    def probe() -> dict[str, float]:
+        calls.append(1)
+        return next(probes)
+
+    model = KernelModel({"fixed": {}, "points": []}, 1e11, 1e10)  # plain roofline per op
+    v = run_validation(MODELS, device=DEVICE, include_test=True,
+                       repeats=1, runs=3, warmup=1, min_time_s=0.0, layers=False,
+                       cache_dir=tmp_path / "onnx", log=lambda msg: None, kernel_model=model,
+                       table_runtime="onnxruntime-cpu", table_meta={}, drift_probe=probe)
+    assert len(calls) == 2
+    rows = v.summary.set_index("predictor")
+    diag = "runtime table x host drift (diagnostic)"
+    assert list(rows.index[1:4]) == ["runtime table (onnxruntime-cpu)", diag,
+                                     "plain roofline, same graph"]
+    assert "x1.10" in rows.loc[diag, "mode"]
+    np.testing.assert_allclose(v.predictions["table_at_drift_ms"],
+                               v.predictions["table_ms"] * 1.1, rtol=1e-9)
+    drift = v.meta["runtime_table"]["drift"]
+    assert drift["before"]["median_ratio"] == 1.21 and drift["after"]["median_ratio"] == 1.0

@@ -210,12 +210,14 @@ def time_cases(cases: Sequence[KernelCase], runtime_id: str, precision: str | Pr
 DRIFT_WARN = 0.10
 
 
-def table_drift(table: RuntimeTable, *, progress: Callable[[str], None] = log_stderr,
+def table_drift(table: RuntimeTable, *, rounds: int = 3,
+                progress: Callable[[str], None] = log_stderr,
                 cache_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """How fast this host runs the table's kernels now against when the table was measured.
 
-    The ``--quick`` subset's single-op cases that the table holds are timed again (one round,
-    the table's runtime, precision and threads); per case ``now / then`` of the measured times. A VM's
+    The ``--quick`` subset's single-op cases that the table holds are timed again (``rounds``
+    interleaved rounds, kept as the table keeps them: the fastest round's median; the table's
+    runtime, precision and threads); per case ``now / then`` of the measured times. A VM's
     speed moves between runs of the same day, and every prediction from the table moves with it,
     so ``edgekit validate --runtime`` reports this beside its figures.
 
@@ -229,7 +231,7 @@ def table_drift(table: RuntimeTable, *, progress: Callable[[str], None] = log_st
     if not cases:
         return {"cases": 0}
     then = table.timings.set_index("case")[measured_column(table.timings)]
-    now = time_cases(cases, table.runtime, table.precision, threads=table.threads, rounds=1,
+    now = time_cases(cases, table.runtime, table.precision, threads=table.threads, rounds=rounds,
                      progress=progress, cache_dir=cache_dir)
     ratio = {str(c): float(m / then[c]) for c, m in zip(now["case"], now["latency_s"],
                                                           strict=True)}
@@ -239,12 +241,12 @@ def table_drift(table: RuntimeTable, *, progress: Callable[[str], None] = log_st
             "by_case": ratio}
 
 
-def drift_line(drift: dict[str, Any]) -> str:
-    """One line saying how the host runs now against its table (:func:`table_drift`)."""
+def drift_line(drift: dict[str, Any], when: str = "now") -> str:
+    """One line saying how the host runs ``when`` against its table (:func:`table_drift`)."""
     if not drift.get("cases"):
         return "host vs runtime table: no case of the table's --quick subset to re-time"
     line = (f"host vs runtime table: its kernels take x{drift['median_ratio']:.2f} their "
-            f"measured time now (median of {drift['cases']} cases re-timed; p10 "
+            f"measured time {when} (median of {drift['cases']} cases re-timed; p10 "
             f"x{drift['p10_ratio']:.2f}, p90 x{drift['p90_ratio']:.2f})")
     if abs(drift["median_ratio"] - 1.0) > DRIFT_WARN:
         line += ("; predictions from this table are off by about that: re-run edgekit "
@@ -254,12 +256,14 @@ def drift_line(drift: dict[str, Any]) -> str:
 
 def _profiled_nodes(cases: Sequence[KernelCase], paths: Sequence[Path], runtime_id: str,
                     threads: int, progress: Callable[[str], None]) -> list[str]:
-    """Per case, its ONNX nodes' kernel times from onnxruntime's profiler as JSON (``""`` for
-    fixed-cost cases and for runtimes without a profiler)."""
+    """Per case, its ONNX nodes' kernel times from onnxruntime's profiler as JSON, with the
+    profiled runs' own wall time under ``"<run>"`` (``""`` for fixed-cost cases and for runtimes
+    without a profiler)."""
     if runtime_id != "onnxruntime-cpu":
         return ["" for _ in cases]
     from edgekit.bench.runners import profile_onnxruntime
     from edgekit.export.interrupt import raise_if_interrupted
+    from edgekit.fit.kernel_fit import RUN_KEY
 
     out = []
     bar = _Progress("profile", len(cases), progress)
@@ -268,8 +272,9 @@ def _profiled_nodes(cases: Sequence[KernelCase], paths: Sequence[Path], runtime_
             out.append("")
         else:
             prof = profile_onnxruntime(str(path), threads=threads, runs=PROFILE_RUNS, warmup=WARMUP)
-            out.append(json.dumps({str(n): float(ms) / 1e3 for n, ms in
-                                   zip(prof["onnx_node"], prof["time_ms"], strict=True)}))
+            nodes = {str(n): float(ms) / 1e3 for n, ms in
+                     zip(prof["onnx_node"], prof["time_ms"], strict=True)}
+            out.append(json.dumps({**nodes, RUN_KEY: float(prof.attrs.get("run_ms", 0.0)) / 1e3}))
         raise_if_interrupted()
         bar.step(case.name, "profiled" if out[-1] else "fixed-cost case")
     return out

@@ -336,6 +336,9 @@ def profile_onnxruntime(path: str, *, threads: int = 1, runs: int = 10, warmup: 
     that ORT's kernels were charged to: ``onnx_node``, ``ort_ops`` (the kernels charged),
     ``time_ms`` (median over ``runs``). Layout reorders that produce no original tensor are
     charged to the node whose output they reorder, or kept as ``<layout>`` rows.
+    ``attrs["run_ms"]`` is the median wall time of the profiled runs themselves (ORT's
+    ``model_run`` events), to put the kernel times on the scale of a timing taken at another
+    moment (:func:`edgekit.fit.kernel_fit.fit_kernel_table`).
     """
     import json
     import re
@@ -420,4 +423,7 @@ def profile_onnxruntime(path: str, *, threads: int = 1, runs: int = 10, warmup: 
         r["time_ms"] += t
     df = pd.DataFrame(list(rows.values()), columns=["onnx_node", "ort_ops", "time_ms"])
     df["ort_ops"] = df["ort_ops"].map(lambda s: "+".join(sorted(s)))
+    run = [e["dur"] / 1e3 for e in events if e.get("cat") == "Session"
+           and e.get("name") == "model_run"][-runs:]
+    df.attrs["run_ms"] = statistics.median(run) if run else 0.0
     return df

@@ -97,14 +97,13 @@ def _table(args: argparse.Namespace) -> tuple[dict[str, Any], str, bool]:
             "threads": table.threads, "host": table.host,
             "host_fingerprint": table.host_fingerprint, "date": table.date,
             "versions": table.versions, "cases": len(table.timings), "warnings": warnings}
-    if not args.no_drift_check:
-        from edgekit.bench.kernels import drift_line, table_drift
-
-        meta["drift"] = table_drift(table)
-        print(f"edgekit: {drift_line(meta['drift'])}", file=sys.stderr)
     bench_rt, xnnpack = HOST_RUNTIMES[args.runtime]
     kw = {"kernel_model": KernelModel(table.fit, table.peak_mac_s, table.mem_bytes_s),
           "table_runtime": args.runtime, "table_meta": meta, "precision": precision}
+    if not args.no_drift_check:
+        from edgekit.bench.kernels import table_drift
+
+        kw["drift_probe"] = lambda: table_drift(table)
     return kw, bench_rt, xnnpack
 
 
@@ -144,10 +143,12 @@ def run(args: argparse.Namespace) -> int:
     print_table([{c: (round(r[c], 3) if isinstance(r.get(c), float) else r.get(c)) for c in cols}
                  for r in v.summary.to_dict(orient="records")], cols)
     drift = (v.meta.get("runtime_table") or {}).get("drift")
-    if drift is not None:
+    if drift:
         from edgekit.bench.kernels import drift_line
 
-        print(f"\n{drift_line(drift)}")
+        print()
+        for when, d in drift.items():
+            print(drift_line(d, f"{when} measuring"))
     missing = (v.meta.get("runtime_table") or {}).get("missing_ops")
     if missing:
         print(f"\nthe runtime table has no kernel point for {', '.join(missing)}: those ops were "

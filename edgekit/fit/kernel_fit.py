@@ -64,6 +64,8 @@ METHOD = ("micro-benchmarks: NNLS fixed costs (invoke, per op per unit, per part
 # Without a ``fixed_cost`` column, a case whose roofline work is below this share of its time is
 # a fixed-cost case.
 TINY_WORK_SHARE = 0.01
+# In a case's node_s (onnxruntime's profile): the wall time of the profiled runs themselves.
+RUN_KEY = "<run>"
 # An op whose time comes out below this share of its case's time, or whose efficiency would fall
 # outside ETA_RANGE, is lost in the noise of the case's other ops: it gives no point.
 MIN_OP_SHARE = 0.02
@@ -92,6 +94,20 @@ def _fixed_costs(cases: Sequence[dict[str, Any]], units: list[str]) -> dict[str,
     return {"invoke_s": coef["invoke"], "per_op_s": {u: coef[u] for u in units},
             "per_partition_s": coef["partitions"], "cases": [c["case"] for c in tiny],
             "rms_residual_s": float(np.sqrt(np.mean(resid ** 2)))}
+
+
+def _profile_scale(case: dict[str, Any], invoke_s: float) -> float:
+    """What puts a case's profiled kernel times on the scale of its timing: the timed latency
+    (less the invoke cost) over the profiled runs' own wall time (``"<run>"`` in ``node_s``).
+
+    The profile is taken after the timing rounds, in one window of 30 runs; at 2 threads on this
+    VM such a window can fall in a contended spell and run 1.5-2x slower than the fastest round
+    the latency keeps (measured: profiled 3x3 convs at 2.0 ms in cases timed at 1.07 ms).
+    Scaling by the run's own wall time keeps the profile's split of the case between its ops
+    and takes the level from the timing. A profile without its run time is taken as it is.
+    """
+    run_s = float(case["node_s"].get(RUN_KEY, 0.0))
+    return max(case["measured_s"] - invoke_s, 0.0) / run_s if run_s > 0 else 1.0
 
 
 def case_ops(artifact: str, runtime: str, *, threads: int = 1) -> tuple[pd.DataFrame, int]:
@@ -207,7 +223,7 @@ def fit_kernel_table(timings: pd.DataFrame, *, runtime: str, precision: str, pea
             others = float(times["time_s"].sum() - times["time_s"].iloc[main])
             op = ops.iloc[main]
             profiled = c["node_s"].get(str(op.get("name", "")))  # the profiler's time of it
-            own = float(profiled) if profiled is not None else (
+            own = profiled * _profile_scale(c, model.invoke_s) if profiled is not None else (
                 c["measured_s"] - model.invoke_s - c["partitions"] * model.per_partition_s
                 - others - model.per_op_s.get(str(op["unit"]), 0.0))
             resolved = own > MIN_OP_SHARE * c["measured_s"] and (

@@ -94,6 +94,7 @@ def run_validation(
     kernel_model: KernelModel | None = None,
     table_runtime: str | None = None,
     table_meta: dict[str, Any] | None = None,
+    drift_probe: Callable[[], dict[str, Any]] | None = None,
 ) -> Validation:
     """Measure a population here, predict it with the calibrated and the fitted host profile.
 
@@ -104,7 +105,11 @@ def run_validation(
 
     With ``kernel_model`` (a runtime table's model, :mod:`edgekit.runtime.efficiency`) each
     measured artifact is also predicted from the table alone, on ``table_runtime``
-    (:mod:`edgekit.validate.table_predict`): no whole-model fitting.
+    (:mod:`edgekit.validate.table_predict`): no whole-model fitting. ``drift_probe`` (the table's
+    cases re-timed: :func:`edgekit.bench.kernels.table_drift`) is called right before and right
+    after the measurement; its ratios go into ``meta.json`` and, as a diagnostic beside the
+    table's own row, the table's prediction at their geometric mean (how fast the host ran the
+    table's kernels while it measured the population).
 
     Every argument, the output folder, the runtime and the population size are checked before the
     first measurement. With ``out_dir`` each round is journalled as it is measured
@@ -150,6 +155,12 @@ def run_validation(
         c, est = model_costs(e.model, dev, resolution=e.resolution, deploy=e.deploy)
         costs[e.label] = c.relabel(e.label)
         estimates[e.label] = est
+    drift: dict[str, Any] = {}
+    if drift_probe is not None and kernel_model is not None:
+        from edgekit.bench.kernels import drift_line
+
+        drift["before"] = drift_probe()
+        log(drift_line(drift["before"], "before measuring"))
     try:
         all_meas = measure_population(entries, runtime=rt.value, threads=threads,
                                       repeats=repeats, runs=runs, warmup=warmup,
@@ -160,6 +171,9 @@ def run_validation(
             log(f"interrupted: {len(journal.rounds)} measurements kept in {journal.path}; "
                 "continue with --resume")
         raise
+    if drift:
+        drift["after"] = drift_probe() if drift_probe is not None else {}
+        log(drift_line(drift["after"], "after measuring"))
     all_meas["macs"] = [costs[e.label].total_macs for e in entries]
     all_meas["device"] = dev.name
     ok = (all_meas["status"] == "measured").to_numpy()
@@ -201,11 +215,21 @@ def run_validation(
         summary.insert(1, summary_row(
             f"runtime table ({table_runtime})", pred["table_ms"].to_numpy() / 1e3, measured_s,
             macs, {"mode": "micro-benchmarks only", "missing_ops": ",".join(tp.missing)}))
-        summary.insert(2, summary_row(
+        ratios = [d["median_ratio"] for d in drift.values() if d.get("cases")]
+        if ratios:
+            k_host = float(np.exp(np.mean(np.log(ratios))))
+            pred["table_at_drift_ms"] = pred["table_ms"] * k_host
+            summary.insert(2, summary_row(
+                "runtime table x host drift (diagnostic)", pred["table_ms"].to_numpy() / 1e3
+                * k_host, measured_s, macs,
+                {"mode": f"micro-benchmarks only, x{k_host:.2f}: the host's drift from the "
+                 "table, re-timed before and after measuring"}))
+        summary.insert(3 if ratios else 2, summary_row(
             "plain roofline, same graph", pred["graph_roofline_ms"].to_numpy() / 1e3,
             measured_s, macs, {"peak_gmac_s": kernel_model.peak_mac_s / 1e9,
                                "mem_gb_s": kernel_model.mem_bytes_s / 1e9}))
-        table_info = {"runtime_table": {**(table_meta or {}), "missing_ops": list(tp.missing)},
+        table_info = {"runtime_table": {**(table_meta or {}), "missing_ops": list(tp.missing),
+                                        **({"drift": drift} if drift else {})},
                       "placement": placement_rows(tp.frame)}
     summary_df = pd.DataFrame(summary)
     layer_df = None
