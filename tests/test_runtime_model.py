@@ -214,25 +214,34 @@ def test_thread_pools_of_litert_builtin_kernels() -> None:
 
 
 def test_pool_switch_latency_in_the_formula_and_from_pairs_of_chains() -> None:
-    """An op starting a pool's turn takes max(its time, c_w); c_w comes back from alternating vs
-    blocked chains of the same ops, whatever the ops themselves cost."""
-    from edgekit.runtime.threadpools import switch_penalty_s
+    """An op starting a pool's turn takes max(f x its time, c_w), f the threads'
+    oversubscription; c_w comes back from alternating vs blocked chains of the same ops,
+    whatever the ops themselves cost, and a pair of ops that outlast the wait gives no c_w."""
+    from edgekit.runtime.threadpools import oversubscription, switch_penalty_s
 
+    assert [oversubscription(t) for t in (1, 2, 4)] == [1.0, 1.5, 1.75]
     # by hand: ops of 0.1, 0.5, 0.2 ms on ruy, gemmlowp, ruy: the 2nd and 3rd start a turn
     assert switch_penalty_s([1e-4, 5e-4, 2e-4], ["ruy", "gemmlowp", "ruy"], 4e-4) == \
         pytest.approx(0.0 + 2e-4)
-    assert switch_penalty_s([1e-4, 5e-4], ["ruy", "ruy"], 4e-4) == 0.0
-    assert switch_penalty_s([1e-4, 5e-4], [], 4e-4) == 0.0
+    # shared with the other pool's spinning worker (x1.5): 0.75 - 0.5 and max(0.3, 0.4) - 0.2
+    assert switch_penalty_s([1e-4, 5e-4, 2e-4], ["ruy", "gemmlowp", "ruy"], 4e-4, 1.5) == \
+        pytest.approx(2.5e-4 + 2e-4)
+    assert switch_penalty_s([1e-4, 5e-4], ["ruy", "ruy"], 4e-4, 1.5) == 0.0
+    assert switch_penalty_s([1e-4, 5e-4], [], 4e-4, 1.5) == 0.0
     P, B, c_w, invoke, per_op = 50e9, 10e9, 4e-4, 1e-5, 1e-6
-    m = KernelModel({"fixed": {"invoke_s": invoke, "per_op_s": {"builtin": per_op},
-                               "per_pool_switch_s": c_w}, "points": []}, P, B)
+    m = KernelModel({"threads": 2, "fixed": {"invoke_s": invoke, "per_op_s": {"builtin": per_op},
+                                             "per_pool_switch_s": c_w}, "points": []}, P, B)
     ops = pd.concat([_ops(unit=["builtin"])] * 2, ignore_index=True)
     t = m.op_times(ops)  # 1e6 MACs at 50 GMAC/s + 1 us: 21 us each
     assert m.total_s(t, 0, ["ruy", "gemmlowp"]) == pytest.approx(
         m.total_s(t, 0) + (c_w - 2.1e-5))
+    big = m.op_times(pd.concat([_ops(unit=["builtin"], macs=[5e7])] * 2, ignore_index=True))
+    assert m.total_s(big, 0, ["ruy", "gemmlowp"]) == pytest.approx(  # 1.001 ms, shared: x1.5
+        m.total_s(big, 0) + 0.5 * 1.001e-3)
     graphs: dict[str, tuple[pd.DataFrame, int]] = {}
     rows = []
-    for group, macs in (("a", 1e6), ("b", 5e6)):  # the ops' own time differs per pair
+    # the ops' own time differs per pair; pair "c"'s ops outlast the wait
+    for group, macs in (("a", 1e6), ("b", 5e6), ("c", 5e7)):
         for order, seq in (("alt", ["ruy", "gemmlowp"] * 4),
                            ("blk", ["ruy"] * 4 + ["gemmlowp"] * 4)):
             ops = pd.concat([_ops(unit=["builtin"], pool=[p], macs=[macs]) for p in seq],

@@ -28,10 +28,12 @@ The fit, in three steps:
 3. **Thread-pool switch latency** ``c_w`` (:mod:`edgekit.runtime.threadpools`): each pair of
    ``pool_chain`` cases holds the same ops, alternating between two thread pools or in two
    blocks, so their difference ``T_alt - T_blk`` is what the extra switches add, with the ops'
-   work cancelled. An op starting a pool's turn takes ``max(t_i, c_w)``; ``c_w`` solves
-   ``sum_alt max(0, c_w - t_i) - sum_blk max(0, c_w - t_i) = T_alt - T_blk`` over those ops
-   (``t_i`` from step 2's points), and is the median over the pairs (0 without pairs, or where
-   the placement has no switches: XNNPACK, onnxruntime, 1 thread).
+   work cancelled. An op starting a pool's turn takes ``max(f t_i, c_w)``, with ``f`` the
+   fair-share oversubscription of the threads (1.5 at 2:
+   :func:`edgekit.runtime.threadpools.oversubscription`); ``c_w`` solves
+   ``sum_alt (max(f t_i, c_w) - t_i) - sum_blk (max(f t_i, c_w) - t_i) = T_alt - T_blk`` over
+   those ops (``t_i`` from step 2's points), and is the median over the pairs (0 without pairs,
+   or where the placement has no switches: onnxruntime, 1 thread).
 
 An op is then predicted from the points of its own TFLite op type and unit (else its op class
 on that unit, else its type on any unit), by inverse-distance weighting of ``log eta`` over the
@@ -49,7 +51,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from edgekit.runtime.efficiency import FEATURES, KernelModel, roofline_s
-from edgekit.runtime.threadpools import after_switch, pool_switches
+from edgekit.runtime.threadpools import oversubscription, pool_switches, switch_penalty_s
 from edgekit.runtime.table import measured_column
 
 if TYPE_CHECKING:
@@ -129,6 +131,8 @@ def _pool_switch_cost(cases: Sequence[dict[str, Any]], model: KernelModel) -> di
     """``c_w`` from the pairs of ``pool_chain`` cases (module docstring, step 3)."""
     from scipy.optimize import brentq
 
+    factor = oversubscription(model.threads)
+
     groups: dict[str, dict[str, dict[str, Any]]] = {}
     for c in cases:
         if c["pool_chain"]:
@@ -137,21 +141,21 @@ def _pool_switch_cost(cases: Sequence[dict[str, Any]], model: KernelModel) -> di
     for g, pair in sorted(groups.items()):
         if "alt" not in pair or "blk" not in pair:
             continue
-        firsts = []
-        for order in ("alt", "blk"):
-            c = pair[order]
-            t = model.op_times(c["ops"])["time_s"].to_numpy(float)
-            firsts.append(t[after_switch(_pools(c["ops"]))])
+        (ta, pa), (tb, pb) = ((model.op_times(pair[o]["ops"])["time_s"].to_numpy(float),
+                               _pools(pair[o]["ops"])) for o in ("alt", "blk"))
         gap = pair["alt"]["measured_s"] - pair["blk"]["measured_s"]
 
-        def excess(latency: float, alt: np.ndarray = firsts[0], blk: np.ndarray = firsts[1],
-                   gap: float = gap) -> float:
-            return float(np.maximum(0.0, latency - alt).sum()
-                         - np.maximum(0.0, latency - blk).sum() - gap)
+        def excess(latency: float, ta: np.ndarray = ta, pa: list[str] = pa, tb: np.ndarray = tb,
+                   pb: list[str] = pb, gap: float = gap) -> float:
+            return (switch_penalty_s(ta, pa, latency, factor)
+                    - switch_penalty_s(tb, pb, latency, factor) - gap)
 
         hi = 1.0
-        if len(firsts[0]) <= len(firsts[1]) or gap <= 0 or excess(hi) < 0:
-            continue  # no more switches in alt, or nothing to explain, or out of range
+        if (pool_switches(pa) <= pool_switches(pb) or excess(0.0) >= -0.01 * abs(gap)
+                or excess(hi) < 0):
+            # no more switches in alt; or the ops outlast any wait, so the sharing alone
+            # explains the gap and says nothing of c_w; or out of range
+            continue
         per_group[g] = float(brentq(excess, 0.0, hi))
     cost = float(np.median(list(per_group.values()))) if per_group else 0.0
     return {"per_pool_switch_s": cost, "pool_switch_s_by_pair": per_group}

@@ -65,6 +65,7 @@ class KernelModel:
                                            fixed.get("per_op_s", {}).items()}
         self.per_partition_s = float(fixed.get("per_partition_s", 0.0))
         self.per_pool_switch_s = float(fixed.get("per_pool_switch_s", 0.0))
+        self.threads = int(fit.get("threads", 1))
         self.points = pd.DataFrame(fit.get("points", []))
         if len(self.points):
             self._pf = feature_matrix(self.points)
@@ -123,10 +124,12 @@ class KernelModel:
 
     def switch_s(self, op_times: pd.DataFrame, pools: Sequence[str]) -> float:
         """What the thread-pool switches add (:func:`edgekit.runtime.threadpools.switch_penalty_s`
-        with the table's switch latency); ``pools`` per op, empty for one pool."""
-        from edgekit.runtime.threadpools import switch_penalty_s
+        with the table's switch latency and its threads' oversubscription); ``pools`` per op,
+        empty for one pool."""
+        from edgekit.runtime.threadpools import oversubscription, switch_penalty_s
 
-        return switch_penalty_s(op_times["time_s"].to_numpy(float), pools, self.per_pool_switch_s)
+        return switch_penalty_s(op_times["time_s"].to_numpy(float), pools, self.per_pool_switch_s,
+                                oversubscription(self.threads))
 
     def total_s(self, op_times: pd.DataFrame, partitions: int,
                 pools: Sequence[str] = ()) -> float:

@@ -18,10 +18,14 @@ LiteRT's built-in CPU kernels do not share one thread pool. As built for x86 (th
 Each pool keeps ``T - 1`` workers of its own that spin a while after their task before they
 sleep. A graph alternating between a ruy op and a depthwise op (every MobileNet block) so runs
 ``2(T - 1)`` busy workers beside the main thread on ``T`` cores; the op that starts a pool's turn
-waits for that pool's worker to be woken or scheduled, and cannot end sooner
-(:func:`switch_penalty_s`). Measured on a 2-vCPU host (``edgekit calibrate --runtime
-litert-builtin --threads 2``): about 0.5 ms, more than a whole depthwise op of a small MobileNet,
-so small MobileNets run slower with 2 threads than with 1. A process running that graph holds two
+waits for that pool's worker to be woken or scheduled, and cannot end sooner; and while the
+previous pool's workers still spin, it shares the cores with them (:func:`oversubscription`,
+:func:`switch_penalty_s`). Measured on a 2-vCPU host (``edgekit calibrate --runtime
+litert-builtin --threads 2``): the wait is about 0.4-0.5 ms, more than a whole depthwise op of a
+small MobileNet, so small MobileNets run slower with 2 threads than with 1. The sharing shows
+with large ops: 8 1x1 + 8 depthwise convs at 96-128 channels and 56x56 take 1.47-1.68x as long
+alternating as in two blocks (10.5 / 7.2 ms and 14.2 / 8.5 ms), where a fixed wait per switch
+would add nothing to ops that outlast it; the fair-share factor is 1.5. A process running that graph holds two
 worker threads besides its own (``/proc/self/task``), where a graph of convolutions alone holds
 one.
 
@@ -113,15 +117,28 @@ def pool_switches(pools: Iterable[str]) -> int:
     return len(after_switch(list(pools)))
 
 
-def switch_penalty_s(times: Sequence[float], pools: Sequence[str], latency_s: float) -> float:
-    """The time thread-pool switches add to a graph: the op that starts a pool's turn cannot end
-    before that pool's worker runs, ``latency_s`` after the switch, so it takes
-    ``max(its own time, latency_s)``; its own work overlaps the wait (the calling thread works
-    meanwhile). Returns ``sum max(0, latency_s - t_i)`` over those ops."""
-    if not pools or latency_s <= 0:
+def oversubscription(threads: int) -> float:
+    """How much slower a threaded op runs while the other pool's workers still spin: its ``T``
+    threads and the other pool's ``T - 1`` spinning workers share ``T`` cores, so under a fair
+    scheduler it gets ``T / (2T - 1)`` of them and takes ``(2T - 1) / T`` its time (1.5 at 2
+    threads; 1 at 1 thread, where no pool has a worker)."""
+    t = max(int(threads), 1)
+    return (2 * t - 1) / t
+
+
+def switch_penalty_s(times: Sequence[float], pools: Sequence[str], latency_s: float,
+                     factor: float = 1.0) -> float:
+    """The time thread-pool switches add to a graph. The op that starts a pool's turn runs
+    beside the previous pool's still-spinning workers, so it takes ``factor`` times its own
+    time (:func:`oversubscription`), and it cannot end before its own pool's worker is
+    scheduled, ``latency_s`` after the switch; its work overlaps that wait (the calling thread
+    works meanwhile). So it takes ``max(factor * t_i, latency_s)``. Returns
+    ``sum max(factor * t_i, latency_s) - t_i`` over those ops."""
+    if not pools or (latency_s <= 0 and factor <= 1.0):
         return 0.0
-    return float(sum(max(0.0, latency_s - float(times[i])) for i in after_switch(pools)))
+    return float(sum(max(factor * float(times[i]), latency_s) - float(times[i])
+                     for i in after_switch(pools)))
 
 
 __all__ = ["GEMM_OPS", "ROW_SPLIT_OPS", "RUY_LOG2_DIVISOR", "after_switch", "op_pool", "op_pools",
-           "pool_switches", "ruy_threaded", "switch_penalty_s"]
+           "oversubscription", "pool_switches", "ruy_threaded", "switch_penalty_s"]
