@@ -479,3 +479,60 @@ def test_profiled_op_times_take_their_level_from_the_timing() -> None:
     # an older table's profile, without its run time, is taken as it is: the conv at 4 ms
     rows[2]["node_s"] = json.dumps({"conv": 4e-3, "tr": 2e-4})
     assert fit(rows)["points"][0]["eta"] == pytest.approx(0.25, rel=1e-6)
+
+
+def test_a_resize_case_measures_the_resize_not_its_layout_transpose() -> None:
+    """A case's layout Transpose is of the data-movement class too, and after a x2 resize it
+    moves more bytes than the resize: the fit still takes the resize's point (and a transpose
+    case, with nothing else of its class, its transpose)."""
+    import json
+
+    P, B = 50e9, 10e9
+    ops = _ops(op=["Resize", "Transpose"], op_class=["data_movement", "data_movement"],
+               unit=["cpu", "cpu"], macs=[0.0, 0.0], bytes=[1e6, 4e6], kernel=[0, 0],
+               stride=[1, 1], cin=[64, 64], cout=[64, 64], spatial=[3136, 3136],
+               name=["resize", "tr"])
+    tr = _ops(op=["Transpose"], op_class=["data_movement"], unit=["cpu"], macs=[0.0],
+              bytes=[4e6], kernel=[0], stride=[1], cin=[64], cout=[64], spatial=[3136],
+              name=["tr"])
+    graphs = {"r": (ops, 0), "t": (tr, 0)}
+    rows = [{"case": "r", "artifact": "r", "fixed_cost": False, "op_class": "data_movement",
+             "latency_s": 1.1e-3, "node_s": json.dumps({"resize": 1e-3, "tr": 1e-4})},
+            {"case": "t", "artifact": "t", "fixed_cost": False, "op_class": "data_movement",
+             "latency_s": 8e-4, "node_s": json.dumps({"tr": 8e-4})}]
+    fit = fit_kernel_table(pd.DataFrame(rows), runtime="onnxruntime-cpu", precision="fp32",
+                           peak_mac_s=P, mem_bytes_s=B, graph=lambda a: graphs[a])
+    by_case = {p["case"]: p for p in fit["points"]}
+    assert by_case["r"]["op"] == "Resize"
+    assert by_case["r"]["eta"] == pytest.approx((1e6 / B) / 1e-3, rel=0.02)
+    assert by_case["t"]["op"] == "Transpose"
+
+
+def test_onnxruntime_fuses_activations_into_convs_only(tmp_path: Path) -> None:
+    """ORT folds a ReLU6 (Clip) into the conv that produces it; the same Clip after a Transpose
+    runs as its own kernel, so it keeps its unit (and a kernel case of it measures the Clip,
+    not the transpose)."""
+    import torch
+
+    from edgekit.runtime.onnx_graph import op_table
+
+    class Net(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = torch.nn.Conv2d(4, 8, 3, padding=1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = torch.nn.functional.relu6(self.conv(x))
+            return torch.nn.functional.relu6(y.permute(0, 2, 3, 1))
+
+    path = tmp_path / "net.onnx"
+    torch.onnx.export(Net().eval(), (torch.randn(1, 4, 8, 8),), str(path), dynamo=False,
+                      opset_version=17)
+    ops = op_table(path)
+    live = ops[ops["unit"] != ""]
+    kinds = list(live["op"])
+    assert kinds.count("Conv") == 1 and "Transpose" in kinds
+    clips = ops[ops["op"] == "Clip"]
+    assert len(clips) == 2
+    after_conv, after_transpose = clips.sort_values("index")["unit"].tolist()
+    assert after_conv == "" and after_transpose == "cpu"

@@ -163,8 +163,14 @@ def _pool_switch_cost(cases: Sequence[dict[str, Any]], model: KernelModel) -> di
 
 def _measured_op(ops: pd.DataFrame, roof: np.ndarray, op_class: str) -> int:
     """The op a case measures: the one of the case's op class with the largest roofline time
-    (a stride-2 convolution's PAD can move more bytes than the convolution), else the largest."""
+    (a stride-2 convolution's PAD can move more bytes than the convolution), else the largest.
+    The layout transpose every case carries is of the data-movement class too: it is the
+    measured op only in a case with no other op of the class (a transpose case), not in a
+    resize case whose permuted output outweighs the resize."""
     mine = (ops["op_class"].astype(str) == op_class).to_numpy()
+    layout = ops["op"].astype(str).str.upper().eq("TRANSPOSE").to_numpy()
+    if (mine & ~layout).any():
+        mine = mine & ~layout
     return int(np.argmax(np.where(mine, roof, -1.0))) if mine.any() else int(np.argmax(roof))
 
 

@@ -9,7 +9,10 @@ precision (fp32: 4 bytes per element), and the shape features (``kernel``, ``str
 Placement (:func:`ort_units`): onnxruntime's CPU execution provider runs every op; the ones its
 graph optimizer fuses into their producer (BatchNormalization, Relu, Clip, HardSigmoid,
 HardSwish, Sigmoid and a residual Add, as the ``x86-desktop-cpu`` profile states) and views
-(Reshape, Flatten, Squeeze, Identity...) do no work of their own.
+(Reshape, Flatten, Squeeze, Identity...) do no work of their own. ORT fuses them into a
+``Conv``, ``ConvTranspose`` or ``Gemm`` only (its conv/gemm activation and BatchNorm fusions):
+an activation after anything else, such as the layout ``Transpose`` of a kernel case, runs as
+its own kernel.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ if TYPE_CHECKING:
 
 ORT_FUSES = ("BatchNormalization", "Relu", "Clip", "HardSigmoid", "HardSwish", "Sigmoid", "Add")
 ORT_UNIT = "cpu"
+# The producers ORT folds those ops into.
+ORT_FUSE_HOSTS = frozenset({"Conv", "ConvTranspose", "Gemm"})
 _VIEWS = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout"}
 
 
@@ -39,8 +44,11 @@ def op_table(path: str | os.PathLike[str], *, item_bytes: int = 4) -> pd.DataFra
     w = t["weight_elems"].to_numpy(np.int64) * item_bytes + t["bias_elems"].to_numpy(np.int64) * 4
     a_in = t["in_act_elems"].to_numpy(np.int64) * item_bytes
     a_out = t["out_act_elems"].to_numpy(np.int64) * item_bytes
-    cols = ["name", "op_type", "op_class", "macs", "fusable"]
-    df = t[cols].rename(columns={"op_type": "op"}).assign(
+    op_of = dict(zip(t["name"], t["op_type"], strict=True))
+    fused_into_host = [bool(f) and op_of.get(p, p) in ORT_FUSE_HOSTS
+                       for f, p in zip(t["fusable"], t["producer"], strict=True)]
+    cols = ["name", "op_type", "op_class", "macs"]
+    df = t[cols].assign(fusable=fused_into_host).rename(columns={"op_type": "op"}).assign(
         index=range(len(t)), onnx_op=t["op_type"], dtype="float32" if item_bytes == 4 else "",
         macs=t["macs"].to_numpy(float), in_bytes=a_in, weight_bytes=w, out_bytes=a_out,
         bytes=a_in + w + a_out, **f)
@@ -50,7 +58,8 @@ def op_table(path: str | os.PathLike[str], *, item_bytes: int = 4) -> pd.DataFra
 
 
 def ort_units(ops: pd.DataFrame) -> list[str]:
-    """Per row: ``cpu``, or ``""`` for constants, views and ops fused into their producer."""
+    """Per row: ``cpu``, or ``""`` for constants, views and ops fused into their producer
+    (``fusable``: the row's producer is one of :data:`ORT_FUSE_HOSTS` and it alone reads it)."""
     out = []
     for op, cls, fusable, nbytes, macs in zip(ops["op"], ops["op_class"], ops["fusable"],
                                               ops["bytes"], ops["macs"], strict=True):
@@ -60,4 +69,4 @@ def ort_units(ops: pd.DataFrame) -> list[str]:
     return out
 
 
-__all__ = ["ORT_FUSES", "ORT_UNIT", "op_table", "ort_units"]
+__all__ = ["ORT_FUSES", "ORT_FUSE_HOSTS", "ORT_UNIT", "op_table", "ort_units"]
