@@ -509,9 +509,10 @@ def test_a_resize_case_measures_the_resize_not_its_layout_transpose() -> None:
 
 
 def test_onnxruntime_fuses_activations_into_convs_only(tmp_path: Path) -> None:
-    """ORT folds a ReLU6 (Clip) into the conv that produces it; the same Clip after a Transpose
-    runs as its own kernel, so it keeps its unit (and a kernel case of it measures the Clip,
-    not the transpose)."""
+    """ORT folds a ReLU6 (Clip) into the conv that produces it, as a pass over the conv's output:
+    it keeps its unit, flagged ``fused`` (no dispatch), while a fused Relu costs nothing. The
+    same Clip after a Transpose runs as its own kernel (and a kernel case of it measures the
+    Clip, not the transpose)."""
     import torch
 
     from edgekit.runtime.onnx_graph import op_table
@@ -520,9 +521,10 @@ def test_onnxruntime_fuses_activations_into_convs_only(tmp_path: Path) -> None:
         def __init__(self) -> None:
             super().__init__()
             self.conv = torch.nn.Conv2d(4, 8, 3, padding=1)
+            self.conv2 = torch.nn.Conv2d(8, 8, 1)
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            y = torch.nn.functional.relu6(self.conv(x))
+            y = torch.nn.functional.relu6(self.conv2(torch.relu(self.conv(x))))
             return torch.nn.functional.relu6(y.permute(0, 2, 3, 1))
 
     path = tmp_path / "net.onnx"
@@ -531,8 +533,15 @@ def test_onnxruntime_fuses_activations_into_convs_only(tmp_path: Path) -> None:
     ops = op_table(path)
     live = ops[ops["unit"] != ""]
     kinds = list(live["op"])
-    assert kinds.count("Conv") == 1 and "Transpose" in kinds
-    clips = ops[ops["op"] == "Clip"]
-    assert len(clips) == 2
-    after_conv, after_transpose = clips.sort_values("index")["unit"].tolist()
-    assert after_conv == "" and after_transpose == "cpu"
+    assert kinds.count("Conv") == 2 and "Transpose" in kinds
+    assert "Relu" not in kinds  # folded at no cost
+    clips = ops[ops["op"] == "Clip"].sort_values("index")
+    assert clips["unit"].tolist() == ["cpu", "cpu"]
+    assert clips["fused"].tolist() == [True, False]
+    model = KernelModel({"fixed": {"invoke_s": 0.0, "per_op_s": {"cpu": 1e-6},
+                                   "per_partition_s": 0.0}, "points": []}, 50e9, 10e9)
+    timed = model.op_times(ops).set_index("name")
+    fused, alone = clips["name"]
+    assert timed.loc[fused, "dispatch_s"] == 0.0 and timed.loc[alone, "dispatch_s"] == 1e-6
+    assert timed.loc[fused, "kernel_s"] == pytest.approx(timed.loc[alone, "kernel_s"])
+    assert timed.loc[fused, "kernel_s"] > 0

@@ -113,12 +113,14 @@ class KernelModel:
 
     def op_times(self, ops: pd.DataFrame) -> pd.DataFrame:
         """``ops`` (an op table with a ``unit`` column) plus ``eta, eta_source, dispatch_s,
-        kernel_s, time_s``; ops with no unit (no run-time work) cost nothing."""
+        kernel_s, time_s``; ops with no unit (no run-time work) cost nothing, ``fused`` ops (run
+        inside their producer's kernel) no dispatch."""
         live = ops["unit"].astype(str).to_numpy() != ""
         eta, source = self.eta(ops)
         kernel = np.where(live, roofline_s(ops, self.peak_mac_s, self.mem_bytes_s, eta), 0.0)
-        dispatch = np.array([self.per_op_s.get(u, 0.0) if u else 0.0
-                             for u in ops["unit"].astype(str)])
+        fused = (ops["fused"].to_numpy(bool) if "fused" in ops else np.zeros(len(ops), bool))
+        dispatch = np.array([self.per_op_s.get(u, 0.0) if u and not f else 0.0
+                             for u, f in zip(ops["unit"].astype(str), fused, strict=True)])
         return ops.assign(eta=eta, eta_source=np.where(live, source, ""), dispatch_s=dispatch,
                           kernel_s=kernel, time_s=kernel + dispatch)
 
