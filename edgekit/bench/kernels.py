@@ -19,7 +19,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from edgekit.bench.kernel_artifacts import case_artifact
+from edgekit.bench.kernel_cases import KernelCase, get_case, suite
 from edgekit.errors import ConfigError
+from edgekit.precision import Precision
 from edgekit.runtime.table import (
     CALIB_RUNTIMES,
     CalibRuntime,
@@ -27,9 +30,6 @@ from edgekit.runtime.table import (
     measured_column,
     runtime_versions,
 )
-from edgekit.bench.kernel_artifacts import case_artifact
-from edgekit.bench.kernel_cases import KernelCase, get_case, suite
-from edgekit.precision import Precision
 from edgekit.validate.measure import log_stderr
 
 if TYPE_CHECKING:

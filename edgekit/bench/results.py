@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import enum
 import os
-from dataclasses import asdict, dataclass, field
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from edgekit._meta import host_description  # re-exported: bench results record the host

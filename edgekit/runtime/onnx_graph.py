@@ -63,8 +63,8 @@ def op_table(path: str | os.PathLike[str], *, item_bytes: int = 4) -> pd.DataFra
         macs=t["macs"].to_numpy(float), in_bytes=a_in, weight_bytes=w, out_bytes=a_out,
         bytes=a_in + w + a_out, **f)
     df["unit"] = ort_units(df)
-    df["fused"] = [bool(f) and op in ORT_FUSES and op not in ORT_FREE_FUSES and u != ""
-                   for f, op, u in zip(df["fusable"], df["op"], df["unit"], strict=True)]
+    # folded into its producer yet still working (the free ones have no unit)
+    df["fused"] = df["fusable"] & df["op"].isin(ORT_FUSES) & (df["unit"] != "")
     df.attrs["model"] = t.attrs.get("model", os.path.basename(str(path)))
     return df.drop(columns=["fusable"])
 

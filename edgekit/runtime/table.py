@@ -252,6 +252,5 @@ def check_table(table: RuntimeTable, *, runtime: str, precision: str,
     return [f"using a foreign runtime table (--allow-foreign-table): {d}" for d in diffs]
 
 
-__all__ = ["CALIB_RUNTIMES", "CalibRuntime", "RuntimeTable", "runtime_versions", "check_table", "default_table_path", "host_fingerprint", "measured_column",
-           "read_table",
-           "write_table"]
+__all__ = ["CALIB_RUNTIMES", "CalibRuntime", "RuntimeTable", "check_table", "default_table_path",
+           "host_fingerprint", "measured_column", "read_table", "runtime_versions", "write_table"]

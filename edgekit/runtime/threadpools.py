@@ -25,9 +25,9 @@ litert-builtin --threads 2``): the wait is about 0.4-0.5 ms, more than a whole d
 small MobileNet, so small MobileNets run slower with 2 threads than with 1. The sharing shows
 with large ops: 8 1x1 + 8 depthwise convs at 96-128 channels and 56x56 take 1.47-1.68x as long
 alternating as in two blocks (10.5 / 7.2 ms and 14.2 / 8.5 ms), where a fixed wait per switch
-would add nothing to ops that outlast it; the fair-share factor is 1.5. A process running that graph holds two
-worker threads besides its own (``/proc/self/task``), where a graph of convolutions alone holds
-one.
+would add nothing to ops that outlast it; the fair-share factor is 1.5. A process running that
+graph holds two worker threads besides its own (``/proc/self/task``), where a graph of
+convolutions alone holds one.
 
 On ARM builds ruy is the default and ``cpu_backend_threadpool`` uses ruy's pool too: one pool,
 no switches. This module describes the x86 wheel this host runs, which is what the runtime tables

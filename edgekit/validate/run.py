@@ -156,10 +156,11 @@ def run_validation(
         costs[e.label] = c.relabel(e.label)
         estimates[e.label] = est
     drift: dict[str, Any] = {}
-    if drift_probe is not None and kernel_model is not None:
+    probe = drift_probe if kernel_model is not None else None
+    if probe is not None:
         from edgekit.bench.kernels import drift_line
 
-        drift["before"] = drift_probe()
+        drift["before"] = probe()
         log(drift_line(drift["before"], "before measuring"))
     try:
         all_meas = measure_population(entries, runtime=rt.value, threads=threads,
@@ -171,8 +172,8 @@ def run_validation(
             log(f"interrupted: {len(journal.rounds)} measurements kept in {journal.path}; "
                 "continue with --resume")
         raise
-    if drift:
-        drift["after"] = drift_probe() if drift_probe is not None else {}
+    if probe is not None:
+        drift["after"] = probe()
         log(drift_line(drift["after"], "after measuring"))
     all_meas["macs"] = [costs[e.label].total_macs for e in entries]
     all_meas["device"] = dev.name
