@@ -278,7 +278,16 @@ def _conv_cases() -> list[KernelCase]:
              # stems on the RGB image (3 input channels), at 224 and at 384 (MobileNetV4-L)
              (3, 2, 3, 32, 224, False), (3, 2, 3, 24, 384, False),
              # large feature maps of 384-px models and wide late stages
-             (1, 1, 48, 96, 96, False), (3, 1, 96, 96, 48, False), (1, 1, 960, 1280, 7, False)]
+             (1, 1, 48, 96, 96, False), (3, 1, 96, 96, 48, False), (1, 1, 960, 1280, 7, False),
+             # inverted residuals' 1x1 projections (wide in, narrow out: a GEMM with a long
+             # reduction and few output channels, slower per MAC than the expansions above on
+             # MLAS and XNNPACK, by up to x1.7 at cout 24) and expansions from narrow inputs, at
+             # each stage's resolution (MobileNetV2/V3, EfficientNet; ResNet's 256 -> 64)
+             (1, 1, 32, 16, 112, False), (1, 1, 96, 24, 56, False), (1, 1, 144, 24, 56, False),
+             (1, 1, 256, 64, 56, False), (1, 1, 144, 32, 28, False), (1, 1, 240, 40, 28, False),
+             (1, 1, 384, 64, 14, False), (1, 1, 480, 80, 14, False), (1, 1, 672, 112, 14, False),
+             (1, 1, 960, 160, 7, False), (1, 1, 24, 144, 56, False), (1, 1, 40, 240, 28, False),
+             (1, 1, 80, 480, 14, False)]
     for k, s, cin, cout, h, quick in dense:
         out.append(KernelCase(f"conv{k}x{k}_s{s}_c{cin}_{cout}_h{h}", OpClass.DENSE_CONV,
                               (1, cin, h, h), (("kind", "conv"), ("k", k), ("stride", s),
