@@ -376,15 +376,21 @@ def test_table_drift_re_times_the_quick_cases_the_table_holds(monkeypatch: pytes
                              "latency_s": [1.2e-3, 2.6e-3][:len(cases)]})
 
     monkeypatch.setattr(kernels, "time_cases", fake_time)
+    monkeypatch.setattr("edgekit.bench.micro.stream_bandwidth", lambda threads: 8e9)
     d = kernels.table_drift(_table(timings=then))
     assert seen == [[quick[0].name, quick[1].name]]
     assert d["cases"] == 2 and d["by_case"][quick[1].name] == pytest.approx(1.3)
     assert d["median_ratio"] == pytest.approx(1.25)
+    # the table streamed at 10 GB/s, the host now at 8: a stream takes x1.25 its table time
+    assert d["mem_ratio"] == pytest.approx(1.25) and d["mem_gb_s"] == pytest.approx(8.0)
     line = kernels.drift_line(d)
     assert "x1.25" in line and "re-run edgekit calibrate" in line
+    assert "a memory stream takes x1.25 its table time (8.0 GB/s now)" in line
     calm = kernels.drift_line({**d, "median_ratio": 1.04})
     assert "x1.04" in calm and "calibrate" not in calm
     assert kernels.table_drift(_table(timings=then.iloc[2:]))["cases"] == 0
     # a table that keeps the fastest round is compared on it, not on the rounds' median
     fastest = then.assign(latency_s=then["median_s"] / 2)
     assert kernels.table_drift(_table(timings=fastest))["median_ratio"] == pytest.approx(2.5)
+    assert kernels.table_drift(_table(timings=fastest), bandwidth=lambda t: 2e10
+                               )["mem_ratio"] == pytest.approx(0.5)

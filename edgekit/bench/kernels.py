@@ -212,7 +212,8 @@ DRIFT_WARN = 0.10
 
 def table_drift(table: RuntimeTable, *, rounds: int = 3,
                 progress: Callable[[str], None] = log_stderr,
-                cache_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+                cache_dir: str | os.PathLike[str] | None = None,
+                bandwidth: Callable[[int], float] | None = None) -> dict[str, Any]:
     """How fast this host runs the table's kernels now against when the table was measured.
 
     The ``--quick`` subset's single-op cases that the table holds are timed again (``rounds``
@@ -221,7 +222,14 @@ def table_drift(table: RuntimeTable, *, rounds: int = 3,
     speed moves between runs of the same day, and every prediction from the table moves with it,
     so ``edgekit validate --runtime`` reports this beside its figures.
 
-    Returns ``cases``, ``median_ratio``, ``p10_ratio``, ``p90_ratio`` and ``by_case``.
+    The streaming bandwidth is measured again too (``bandwidth(threads)``, bytes/s; default
+    :func:`edgekit.bench.micro.stream_bandwidth`): the cases run from the core's caches, whole
+    models also stream from the last-level cache and DRAM, which a VM shares with its
+    neighbours, so a model can slow down while its kernels do not.
+
+    Returns ``cases``, ``median_ratio``, ``p10_ratio``, ``p90_ratio``, ``by_case`` and
+    ``mem_ratio`` (the table's bandwidth over today's: how much longer a stream takes now) with
+    ``mem_gb_s`` (today's).
     """
     import numpy as np
 
@@ -236,9 +244,12 @@ def table_drift(table: RuntimeTable, *, rounds: int = 3,
     ratio = {str(c): float(m / then[c]) for c, m in zip(now["case"], now["latency_s"],
                                                           strict=True)}
     r = np.array(list(ratio.values()))
+    if bandwidth is None:
+        from edgekit.bench.micro import stream_bandwidth as bandwidth
+    bw = float(bandwidth(table.threads))
     return {"cases": len(r), "median_ratio": float(np.median(r)),
             "p10_ratio": float(np.percentile(r, 10)), "p90_ratio": float(np.percentile(r, 90)),
-            "by_case": ratio}
+            "by_case": ratio, "mem_gb_s": bw / 1e9, "mem_ratio": float(table.mem_bytes_s / bw)}
 
 
 def drift_line(drift: dict[str, Any], when: str = "now") -> str:
@@ -248,6 +259,9 @@ def drift_line(drift: dict[str, Any], when: str = "now") -> str:
     line = (f"host vs runtime table: its kernels take x{drift['median_ratio']:.2f} their "
             f"measured time {when} (median of {drift['cases']} cases re-timed; p10 "
             f"x{drift['p10_ratio']:.2f}, p90 x{drift['p90_ratio']:.2f})")
+    if drift.get("mem_ratio"):
+        line += (f"; a memory stream takes x{drift['mem_ratio']:.2f} its table time "
+                 f"({drift['mem_gb_s']:.1f} GB/s now)")
     if abs(drift["median_ratio"] - 1.0) > DRIFT_WARN:
         line += ("; predictions from this table are off by about that: re-run edgekit "
                  "calibrate --runtime to measure the host as it runs now")

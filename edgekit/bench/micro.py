@@ -177,6 +177,14 @@ def _stream_copy(n: int, min_time_s: float) -> KernelResult:
     return KernelResult(f"stream_numpy_copy_{n * 4 // 2**20}MiB", 0, 2 * 4 * n, t)
 
 
+def stream_bandwidth(threads: int = 1, *, min_time_s: float = 0.3) -> float:
+    """This host's streaming memory bandwidth now, bytes/s: the best of the 64 MiB add and copy
+    that :func:`calibrate_host` measures (its ``mem_gb_s``)."""
+    n = 64 * 2**20 // 4
+    return max(_stream_add(n, threads, min_time_s).gb_s,
+               _stream_copy(n, min_time_s).gb_s) * 1e9
+
+
 def calibrate_host(*, threads: int = 1, quick: bool = False) -> HostCalibration:
     """Measure this host's peak MAC rates (fp32, int8) and streaming memory bandwidth.
 
