@@ -83,6 +83,52 @@ def test_xnnpack_placement_reads_the_fallback(hswish_int8: Path) -> None:
     assert set(builtin.units) <= {"builtin", ""} and builtin.partitions == 0
 
 
+def test_xnnpack_folds_a_spatial_pad_into_the_conv_it_alone_feeds() -> None:
+    """A zero H/W PAD read only by a (depthwise) conv of the same partition runs as no kernel;
+    a PAD read by two ops, one that pads channels, one before an ADD or on the built-in
+    kernels, or one whose conv is in another partition, still runs."""
+    from edgekit.runtime.placement import xnnpack_fused_pads
+
+    def node(i: int, op: str, ins: list[int], outs: list[int]) -> dict[str, object]:
+        return {"index": i, "op_name": op, "inputs": ins, "outputs": outs}
+
+    details = [node(0, "PAD", [0, 90], [1]), node(1, "DEPTHWISE_CONV_2D", [1, 91], [2]),
+               node(2, "PAD", [2, 90], [3]), node(3, "CONV_2D", [3, 92], [4]),
+               node(4, "ADD", [3, 4], [5]),  # PAD 2's output read twice
+               node(5, "PAD", [5, 93], [6]), node(6, "CONV_2D", [6, 92], [7]),  # pads channels
+               node(7, "PAD", [7, 90], [8]), node(8, "ADD", [8, 8], [9]),
+               node(9, "PAD", [9, 90], [10]), node(10, "CONV_2D", [10, 92], [11]),  # builtin
+               node(11, "PAD", [11, 90], [12]), node(12, "CONV_2D", [12, 92], [13]),
+               node(13, "DELEGATE", [0], [13])]
+    shapes = {0: (1, 8, 8, 16), 1: (1, 9, 9, 16), 2: (1, 4, 4, 16), 3: (1, 5, 5, 16),
+              5: (1, 4, 4, 16), 6: (1, 4, 4, 32), 7: (1, 4, 4, 16), 8: (1, 6, 6, 16),
+              9: (1, 4, 4, 16), 10: (1, 6, 6, 16), 11: (1, 4, 4, 16), 12: (1, 6, 6, 16)}
+    taken = {i: 13 for i in range(9)} | {11: 13, 12: 14}
+    assert xnnpack_fused_pads(details, taken, shapes) == {0}
+
+
+@pytest.mark.toolchain("tflite")
+def test_fp32_stride2_depthwise_pad_is_folded_by_xnnpack(tmp_path: Path) -> None:
+    """The converter writes a stride-2 depthwise conv's padding as an explicit PAD; XNNPACK
+    runs it inside the conv, so it has no unit and costs nothing in the prediction."""
+    pytest.importorskip("litert_torch")
+    import torch
+    from torch import nn
+
+    from edgekit.runtime.placement import litert_placement
+    from edgekit.runtime.tflite_graph import op_table
+
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Conv2d(3, 16, 1), nn.Conv2d(16, 16, 3, 2, 1, groups=16))
+    path = _tiny_tflite(m, tmp_path / "dw2.tflite", "fp32")
+    t = op_table(path)
+    assert "PAD" in set(t["op"]), set(t["op"])
+    units = dict(zip(t["op"], litert_placement(path, "litert-xnnpack", t).units, strict=True))
+    assert units["PAD"] == "" and units["DEPTHWISE_CONV_2D"] == "xnnpack"
+    builtin = dict(zip(t["op"], litert_placement(path, "litert-builtin", t).units, strict=True))
+    assert builtin["PAD"] == "builtin"  # the built-in kernels run the PAD as its own op
+
+
 def test_profile_placement_counts_partitions() -> None:
     from edgekit.device import load_device
     from edgekit.runtime.placement import profile_placement

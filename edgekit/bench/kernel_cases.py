@@ -216,6 +216,8 @@ def _builders() -> dict[str, Callable[[tuple[int, ...], dict[str, Any]], nn.Modu
         return Op(lambda s, x: fn(x), True)
 
     def pool(shape: tuple[int, ...], p: dict[str, Any]) -> nn.Module:
+        if p["fn"] == "global":  # a classifier's global average pool (timm's, NCHW)
+            return Op(lambda s, x: s.parts["pool"](x), False, pool=nn.AdaptiveAvgPool2d(1))
         k, stride = p["k"], p["stride"]
         layer = (nn.AvgPool2d(k, stride, k // 2, count_include_pad=False) if p["fn"] == "avg"
                  else nn.MaxPool2d(k, stride, k // 2))
@@ -378,6 +380,11 @@ def _pointwise_cases() -> list[KernelCase]:
     for fn, c, h in [("amax_c", 49, 64), ("sum_c", 49, 64), ("amax_c", 196, 32)]:
         out.append(KernelCase(f"{fn.split('_')[0]}_c{c}_h{h}", OpClass.POOL, (1, c, h, h),
                               (("kind", "mean"), ("fn", fn), ("c", c)), False))
+    # the head's global average pool as timm writes it (adaptive_avg_pool2d: GlobalAveragePool
+    # in ONNX, which onnxruntime runs by its own kernel; MEAN in TFLite, like the mean cases)
+    for c, h in [(448, 7), (960, 7), (1280, 7)]:
+        out.append(KernelCase(f"gap_c{c}_h{h}", OpClass.POOL, (1, c, h, h),
+                              (("kind", "pool"), ("fn", "global"), ("c", c)), False))
     for fn, k, s, c, h, quick in [("avg", 3, 1, 64, 56, False), ("avg", 3, 1, 256, 14, False),
                                   ("max", 3, 2, 64, 112, False)]:
         out.append(KernelCase(f"{fn}pool{k}x{k}_s{s}_c{c}_h{h}", OpClass.POOL, (1, c, h, h),

@@ -6,7 +6,9 @@ Two sources, one result (:class:`Placement`):
   XNNPACK applied, the interpreter's node list keeps the nodes the delegate replaced and appends
   one ``DELEGATE`` node per partition; a partition's nodes are those between its ``DELEGATE``
   node's input and output tensors (walked back from the outputs, stopping at the inputs). Every
-  node in no partition runs on LiteRT's built-in kernels: that is the fallback, by type.
+  node in no partition runs on LiteRT's built-in kernels: that is the fallback, by type. A PAD
+  that XNNPACK folds into the convolution it feeds (:func:`xnnpack_fused_pads`: the explicit
+  padding the converter writes before a stride-2 conv) runs as no kernel of its own.
 * **Derived from a profile** (:func:`profile_placement`): a target that cannot run here. Its
   runtime's op support (``unsupported_ops``, ONNX op types) decides each layer-table row;
   partitions are the maximal runs of delegate ops in graph order.
@@ -73,6 +75,42 @@ class Placement:
                 **({"pool_switches": self.pool_switches} if self.pools else {})}
 
 
+# XNNPACK folds a zero PAD of the spatial dimensions into the convolution it alone feeds (the
+# subgraph fusion of a static constant pad into a [depthwise] convolution's implicit padding:
+# xnn_subgraph_fusion, as XNNPACK runs in ai-edge-litert 2.x), so the PAD runs as no kernel.
+XNNPACK_PAD_HOSTS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D"})
+_PADS = frozenset({"PAD", "PADV2"})
+
+
+def _spatial_only(shape_in: tuple[int, ...], shape_out: tuple[int, ...]) -> bool:
+    """Whether an NHWC pad from ``shape_in`` to ``shape_out`` pads H and W only."""
+    return (len(shape_in) == len(shape_out) == 4 and shape_in[0] == shape_out[0]
+            and shape_in[3] == shape_out[3])
+
+
+def xnnpack_fused_pads(details: list[dict[str, Any]], taken: dict[int, int],
+                       shapes: dict[int, tuple[int, ...]]) -> set[int]:
+    """The PAD nodes XNNPACK folds into the convolution they feed (:data:`XNNPACK_PAD_HOSTS`):
+    taken by the delegate, padding H and W only, read by one convolution in the same
+    partition. ``details``: the interpreter's nodes (``ops_details``), ``taken``: node ->
+    its ``DELEGATE`` node, ``shapes``: tensor index -> shape."""
+    orig = [d for d in details if d["op_name"] != "DELEGATE"]
+    readers: dict[int, list[dict[str, Any]]] = {}
+    for d in orig:
+        for t in d["inputs"]:
+            readers.setdefault(t, []).append(d)
+    out = set()
+    for d in orig:
+        if d["op_name"] not in _PADS or d["index"] not in taken or not d["outputs"]:
+            continue
+        users = readers.get(d["outputs"][0], [])
+        if (len(users) == 1 and users[0]["op_name"] in XNNPACK_PAD_HOSTS
+                and taken.get(users[0]["index"]) == taken[d["index"]]
+                and _spatial_only(shapes.get(d["inputs"][0], ()), shapes.get(d["outputs"][0], ()))):
+            out.add(d["index"])
+    return out
+
+
 def _delegate_assignment(details: list[dict[str, Any]]) -> dict[int, int]:
     """Original node index -> the ``DELEGATE`` node that took it."""
     orig = [d for d in details if d["op_name"] != "DELEGATE"]
@@ -118,14 +156,18 @@ def litert_placement(path: str | os.PathLike[str], runtime: str, ops: pd.DataFra
     if runtime != "litert-xnnpack":
         raise ConfigError(f"LiteRT placement on this host is for litert-xnnpack or "
                           f"litert-builtin, got {runtime!r}")
-    details = ops_details(interpreter(path, delegates=True, threads=threads))
+    interp = interpreter(path, delegates=True, threads=threads)
+    details = ops_details(interp)
     orig = [d["index"] for d in details if d["op_name"] != "DELEGATE"]
     if orig != [int(i) for i in ops["index"]]:
         raise ConfigError(f"'{path}': the delegated graph's nodes do not match its op table "
                           f"({len(orig)} vs {len(ops)} nodes)")
     taken = _delegate_assignment(details)
-    units = tuple(("xnnpack" if int(i) in taken else BUILTIN) if x else ""
-                  for i, x in zip(ops["index"], live, strict=True))
+    shapes = {int(t["index"]): tuple(int(v) for v in t["shape"])
+              for t in interp.get_tensor_details()}
+    folded = xnnpack_fused_pads(details, taken, shapes)
+    units = tuple(("" if int(i) in folded else "xnnpack" if int(i) in taken else BUILTIN)
+                  if x else "" for i, x in zip(ops["index"], live, strict=True))
     partitions = sum(1 for d in details if d["op_name"] == "DELEGATE")
     return Placement(runtime, units, partitions, "runtime", op_pools(ops, units, threads))
 
@@ -191,4 +233,4 @@ def placement_summary(pl: Placement, ops: pd.DataFrame, device: DeviceProfile) -
     return {"device": device.name, **pl.summary(ops[col], unit)}
 
 
-__all__ = ["BUILTIN", "READ_HERE", "placement_summary", "tflite_placement", "Placement", "delegate_unit", "litert_placement", "profile_placement"]
+__all__ = ["BUILTIN", "READ_HERE", "XNNPACK_PAD_HOSTS", "xnnpack_fused_pads", "placement_summary", "tflite_placement", "Placement", "delegate_unit", "litert_placement", "profile_placement"]
