@@ -123,10 +123,14 @@ def test_fp32_stride2_depthwise_pad_is_folded_by_xnnpack(tmp_path: Path) -> None
     path = _tiny_tflite(m, tmp_path / "dw2.tflite", "fp32")
     t = op_table(path)
     assert "PAD" in set(t["op"]), set(t["op"])
-    units = dict(zip(t["op"], litert_placement(path, "litert-xnnpack", t).units, strict=True))
+    pl = litert_placement(path, "litert-xnnpack", t)
+    units = dict(zip(t["op"], pl.units, strict=True))
     assert units["PAD"] == "" and units["DEPTHWISE_CONV_2D"] == "xnnpack"
+    summary = pl.summary(t["op"], "xnnpack")
+    assert summary["folded_ops"] == {"PAD": 1} and "PAD" not in summary["fallback_ops"]
     builtin = dict(zip(t["op"], litert_placement(path, "litert-builtin", t).units, strict=True))
     assert builtin["PAD"] == "builtin"  # the built-in kernels run the PAD as its own op
+    assert "folded_ops" not in litert_placement(path, "litert-builtin", t).summary(t["op"], "")
 
 
 def test_profile_placement_counts_partitions() -> None:

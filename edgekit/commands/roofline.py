@@ -134,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
 
 def placement_rows(models: list[str], tables: list[Any], devices: list[Any],
                    args: argparse.Namespace) -> list[dict[str, Any]]:
-    """One row per model x device: ops per unit, partitions and fallback op types."""
+    """One row per model x device: ops per unit, partitions, fallback and folded op types."""
     from edgekit.roofline.extract import is_onnx_path
     from edgekit.runtime.placement import (
         READ_HERE, placement_summary, profile_placement, tflite_placement)
@@ -163,7 +163,9 @@ def placement_rows(models: list[str], tables: list[Any], devices: list[Any],
                                                    s["ops_per_unit"].items()),
                          "partitions": s["partitions"],
                          "fallback_ops": ", ".join(f"{k} x{v}" for k, v in
-                                                   s["fallback_ops"].items()) or "-"})
+                                                   s["fallback_ops"].items()) or "-",
+                         "folded_ops": ", ".join(f"{k} x{v}" for k, v in
+                                                 s.get("folded_ops", {}).items()) or "-"})
     return rows
 
 

@@ -41,6 +41,8 @@ class Placement:
         source: ``runtime`` (read from the interpreter) or ``profile`` (from op lists).
         pools: per op, the thread pool its work runs on (:mod:`edgekit.runtime.threadpools`;
             ``""``: the calling thread); empty where the runtime has one pool or runs 1 thread.
+        folded: positions (in the op table's order) of the ops the runtime folds into the op
+            they feed (XNNPACK's PADs before a conv, :func:`xnnpack_fused_pads`): unit ``""``.
     """
 
     runtime: str
@@ -48,6 +50,7 @@ class Placement:
     partitions: int
     source: str
     pools: tuple[str, ...] = ()
+    folded: tuple[int, ...] = ()
 
     @property
     def pool_switches(self) -> int:
@@ -67,11 +70,15 @@ class Placement:
         return dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0])))
 
     def summary(self, ops: pd.Series, delegate_unit: str) -> dict[str, Any]:
-        """What the manifest and reports show: ops per unit, partitions, fallback op types, and
-        the thread-pool switches where the runtime runs several pools."""
+        """What the manifest and reports show: ops per unit, partitions, fallback op types, the
+        op types folded into the op they feed, and the thread-pool switches where the runtime
+        runs several pools."""
+        names = [str(o) for o in ops]
+        folded = Counter(names[i] for i in self.folded)
         return {"runtime": self.runtime, "source": self.source,
                 "ops_per_unit": self.ops_per_unit(), "partitions": self.partitions,
                 "fallback_ops": self.fallback_by_type(ops, delegate_unit),
+                **({"folded_ops": dict(sorted(folded.items()))} if folded else {}),
                 **({"pool_switches": self.pool_switches} if self.pools else {})}
 
 
@@ -169,7 +176,8 @@ def litert_placement(path: str | os.PathLike[str], runtime: str, ops: pd.DataFra
     units = tuple(("" if int(i) in folded else "xnnpack" if int(i) in taken else BUILTIN)
                   if x else "" for i, x in zip(ops["index"], live, strict=True))
     partitions = sum(1 for d in details if d["op_name"] == "DELEGATE")
-    return Placement(runtime, units, partitions, "runtime", op_pools(ops, units, threads))
+    at = tuple(k for k, i in enumerate(ops["index"]) if int(i) in folded)
+    return Placement(runtime, units, partitions, "runtime", op_pools(ops, units, threads), at)
 
 
 def delegate_unit(device: DeviceProfile) -> str:
@@ -233,4 +241,6 @@ def placement_summary(pl: Placement, ops: pd.DataFrame, device: DeviceProfile) -
     return {"device": device.name, **pl.summary(ops[col], unit)}
 
 
-__all__ = ["BUILTIN", "READ_HERE", "XNNPACK_PAD_HOSTS", "xnnpack_fused_pads", "placement_summary", "tflite_placement", "Placement", "delegate_unit", "litert_placement", "profile_placement"]
+__all__ = ["BUILTIN", "READ_HERE", "XNNPACK_PAD_HOSTS", "Placement", "delegate_unit",
+           "litert_placement", "placement_summary", "profile_placement", "tflite_placement",
+           "xnnpack_fused_pads"]

@@ -30,7 +30,7 @@ class TablePredictions:
 
     Attributes:
         frame: one row per measured model: ``label, table_ms, graph_roofline_ms, partitions,
-            ops_<unit>, fallback_ops, missing_ops, top_class, top_class_share, invoke_ms,
+            ops_<unit>, fallback_ops, folded_ops, missing_ops, top_class, top_class_share, invoke_ms,
             dispatch_ms, partition_ms, pool_switches, pool_switch_ms, error_class,
             error_class_share, error_class_delta_pct``.
         by_class: per label, predicted time per (op class, unit).
@@ -66,6 +66,8 @@ def predict_population(meas: pd.DataFrame, model: KernelModel, *, runtime: str,
                      "partitions": pl["partitions"],
                      **{f"ops_{u}": n for u, n in pl["ops_per_unit"].items()},
                      "fallback_ops": ";".join(f"{k}:{v}" for k, v in pl["fallback_ops"].items()),
+                     "folded_ops": ";".join(f"{k}:{v}" for k, v in
+                                            pl.get("folded_ops", {}).items()),
                      "missing_ops": ",".join(p.missing),
                      "top_class": str(top.index[0]) if len(top) else "",
                      "top_class_share": float(top.iloc[0] / max(top.sum(), 1e-30)) if len(top)
@@ -86,7 +88,7 @@ def predict_population(meas: pd.DataFrame, model: KernelModel, *, runtime: str,
 def placement_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """The placement summary of each model (for meta.json and the report)."""
     cols = [c for c in frame.columns if c.startswith("ops_")] + ["partitions", "pool_switches",
-                                                                 "fallback_ops"]
+                                                                 "fallback_ops", "folded_ops"]
     return frame[["label", *cols]].to_dict(orient="records")
 
 
