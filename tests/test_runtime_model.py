@@ -86,7 +86,7 @@ def test_xnnpack_placement_reads_the_fallback(hswish_int8: Path) -> None:
 def test_xnnpack_folds_a_spatial_pad_into_the_conv_it_alone_feeds() -> None:
     """A zero H/W PAD read only by a (depthwise) conv of the same partition runs as no kernel;
     a PAD read by two ops, one that pads channels, one before an ADD or on the built-in
-    kernels, or one whose conv is in another partition, still runs."""
+    kernels, one whose conv is in another partition, or a PADV2 (its own value) still runs."""
     from edgekit.runtime.placement import xnnpack_fused_pads
 
     def node(i: int, op: str, ins: list[int], outs: list[int]) -> dict[str, object]:
@@ -99,11 +99,13 @@ def test_xnnpack_folds_a_spatial_pad_into_the_conv_it_alone_feeds() -> None:
                node(7, "PAD", [7, 90], [8]), node(8, "ADD", [8, 8], [9]),
                node(9, "PAD", [9, 90], [10]), node(10, "CONV_2D", [10, 92], [11]),  # builtin
                node(11, "PAD", [11, 90], [12]), node(12, "CONV_2D", [12, 92], [13]),
-               node(13, "DELEGATE", [0], [13])]
+               node(13, "PADV2", [13, 90, 94], [14]), node(14, "CONV_2D", [14, 92], [15]),
+               node(15, "DELEGATE", [0], [15])]
     shapes = {0: (1, 8, 8, 16), 1: (1, 9, 9, 16), 2: (1, 4, 4, 16), 3: (1, 5, 5, 16),
               5: (1, 4, 4, 16), 6: (1, 4, 4, 32), 7: (1, 4, 4, 16), 8: (1, 6, 6, 16),
-              9: (1, 4, 4, 16), 10: (1, 6, 6, 16), 11: (1, 4, 4, 16), 12: (1, 6, 6, 16)}
-    taken = {i: 13 for i in range(9)} | {11: 13, 12: 14}
+              9: (1, 4, 4, 16), 10: (1, 6, 6, 16), 11: (1, 4, 4, 16), 12: (1, 6, 6, 16),
+              13: (1, 4, 4, 16), 14: (1, 6, 6, 16)}  # PADV2: its own value, not folded
+    taken = {i: 15 for i in range(9)} | {11: 15, 12: 16, 13: 15, 14: 15}
     assert xnnpack_fused_pads(details, taken, shapes) == {0}
 
 

@@ -85,8 +85,10 @@ class Placement:
 # XNNPACK folds a zero PAD of the spatial dimensions into the convolution it alone feeds (the
 # subgraph fusion of a static constant pad into a [depthwise] convolution's implicit padding:
 # xnn_subgraph_fusion, as XNNPACK runs in ai-edge-litert 2.x), so the PAD runs as no kernel.
+# Only ``PAD`` (zeros, or the zero point): a ``PADV2`` carries its own value (-inf before a max
+# pool), which an implicit padding cannot hold.
 XNNPACK_PAD_HOSTS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D"})
-_PADS = frozenset({"PAD", "PADV2"})
+_PADS = frozenset({"PAD"})
 
 
 def _spatial_only(shape_in: tuple[int, ...], shape_out: tuple[int, ...]) -> bool:
