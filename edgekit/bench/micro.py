@@ -177,12 +177,15 @@ def _stream_copy(n: int, min_time_s: float) -> KernelResult:
     return KernelResult(f"stream_numpy_copy_{n * 4 // 2**20}MiB", 0, 2 * 4 * n, t)
 
 
+# The streams' size: well beyond the last-level cache (float32 elements of 64 MiB).
+STREAM_ELEMS = 64 * 2**20 // 4
+
+
 def stream_bandwidth(threads: int = 1, *, min_time_s: float = 0.3) -> float:
-    """This host's streaming memory bandwidth now, bytes/s: the best of the 64 MiB add and copy
+    """This host's streaming memory bandwidth now, bytes/s: the best of the add and copy
     that :func:`calibrate_host` measures (its ``mem_gb_s``)."""
-    n = 64 * 2**20 // 4
-    return max(_stream_add(n, threads, min_time_s).gb_s,
-               _stream_copy(n, min_time_s).gb_s) * 1e9
+    return max(_stream_add(STREAM_ELEMS, threads, min_time_s).gb_s,
+               _stream_copy(STREAM_ELEMS, min_time_s).gb_s) * 1e9
 
 
 def calibrate_host(*, threads: int = 1, quick: bool = False) -> HostCalibration:
@@ -198,8 +201,8 @@ def calibrate_host(*, threads: int = 1, quick: bool = False) -> HostCalibration:
         _matmul(64 * big, 256 * big, 256 * big, threads, t),
         _conv(32 * big, 28 if quick else 56, threads, t),
         _matmul_int8(64 * big, 256 * big, 256 * big, threads, t),
-        _stream_add((4 if quick else 64) * 2**20 // 4, threads, t),
-        _stream_copy((4 if quick else 64) * 2**20 // 4, t),
+        _stream_add(STREAM_ELEMS // 16 if quick else STREAM_ELEMS, threads, t),
+        _stream_copy(STREAM_ELEMS // 16 if quick else STREAM_ELEMS, t),
     ]
     if not quick:
         kernels.insert(1, _matmul(1024, 1024, 1024, threads, t))

@@ -30,8 +30,8 @@ class TablePredictions:
 
     Attributes:
         frame: one row per measured model: ``label, table_ms, graph_roofline_ms, partitions,
-            ops_<unit>, fallback_ops, folded_ops, missing_ops, top_class, top_class_share, invoke_ms,
-            dispatch_ms, partition_ms, pool_switches, pool_switch_ms, error_class,
+            ops_<unit>, fallback_ops, folded_ops, missing_ops, top_class, top_class_share,
+            invoke_ms, dispatch_ms, partition_ms, pool_switches, pool_switch_ms, error_class,
             error_class_share, error_class_delta_pct``.
         by_class: per label, predicted time per (op class, unit).
         missing: op types some model needed that the table has no point for.
@@ -40,6 +40,11 @@ class TablePredictions:
     frame: pd.DataFrame
     by_class: dict[str, pd.DataFrame]
     missing: tuple[str, ...]
+
+
+def _counts(by_type: dict[str, int]) -> str:
+    """Op types with counts as one CSV cell: ``HARD_SWISH:19;SOFTMAX:2``."""
+    return ";".join(f"{k}:{v}" for k, v in by_type.items())
 
 
 def predict_population(meas: pd.DataFrame, model: KernelModel, *, runtime: str,
@@ -65,9 +70,8 @@ def predict_population(meas: pd.DataFrame, model: KernelModel, *, runtime: str,
                      "graph_roofline_ms": p.plain_roofline_s * 1e3,
                      "partitions": pl["partitions"],
                      **{f"ops_{u}": n for u, n in pl["ops_per_unit"].items()},
-                     "fallback_ops": ";".join(f"{k}:{v}" for k, v in pl["fallback_ops"].items()),
-                     "folded_ops": ";".join(f"{k}:{v}" for k, v in
-                                            pl.get("folded_ops", {}).items()),
+                     "fallback_ops": _counts(pl["fallback_ops"]),
+                     "folded_ops": _counts(pl.get("folded_ops", {})),
                      "missing_ops": ",".join(p.missing),
                      "top_class": str(top.index[0]) if len(top) else "",
                      "top_class_share": float(top.iloc[0] / max(top.sum(), 1e-30)) if len(top)
