@@ -27,7 +27,7 @@ def test_names_unique_and_quick_subset_covers_every_class() -> None:
     names = [c.name for c in ALL]
     assert len(set(names)) == len(names)
     quick = suite(quick=True)
-    assert 12 <= len(quick) <= 22 and set(quick) <= set(ALL)
+    assert 12 <= len(quick) <= 24 and set(quick) <= set(ALL)
     work_classes = set(OpClass) - {OpClass.CONSTANT}
     assert {c.op_class for c in ALL} == work_classes
     assert {c.op_class for c in quick} == work_classes
@@ -48,6 +48,28 @@ def test_pool_chain_cases_come_in_pairs_of_the_same_ops() -> None:
     kinds = [[type(m).__name__ + str(m.groups) for m in c.module().body] for c in (alt, blk)]
     assert sorted(kinds[0]) == sorted(kinds[1]) and kinds[0] != kinds[1]
     assert kinds[0][:2] == ["Conv2d1", "Conv2d64"] and kinds[1][7:9] == ["Conv2d1", "Conv2d64"]
+
+
+def test_weight_chain_cases_are_the_same_convs_on_shared_or_distinct_weights() -> None:
+    import torch
+
+    pair = [c for c in ALL if c.weight_chain]
+    assert {c.param("weights") for c in pair} == {"shared", "distinct"}
+    assert len({c.param("group") for c in pair}) == 1 and all(c.paired for c in pair)
+    assert not any(c.weight_chain for c in suite(weight_chains=False))
+    assert not any(c.fixed_cost or c.pool_chain for c in pair)
+    shared, distinct = (get_case(f"weights_{w}_pw_n16_c768_h7").module() for w in
+                        ("shared", "distinct"))
+    n_params = [sum(p.numel() for p in m.parameters()) for m in (shared, distinct)]
+    assert n_params[1] == 16 * n_params[0] == 16 * (768 * 768 + 768)
+    x = torch.randn(1, 768, 7, 7)
+    calls: list[int] = []
+    for m in (shared, distinct):
+        hooks = [c.register_forward_hook(lambda *_: calls.append(1)) for c in m.convs]
+        assert m(x).shape == (1, 7, 7, 768)
+        for h in hooks:
+            h.remove()
+    assert len(calls) == 32  # 16 convolutions run in each
 
 
 def test_suite_sweeps_the_shapes_that_matter() -> None:

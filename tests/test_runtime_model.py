@@ -326,6 +326,61 @@ def test_pool_switch_latency_in_the_formula_and_from_pairs_of_chains() -> None:
     assert one["fixed"]["per_pool_switch_s"] == 0.0 and one["fixed"]["pool_switch_s_by_pair"] == {}
 
 
+def test_cold_weights_in_the_formula_and_from_shared_vs_distinct_chains() -> None:
+    """An op's weight bytes times the table's cost per cold weight byte add to its time (ops
+    without a unit pay none); the cost comes back from a pair of chains of the same convs, all
+    on one set of weights or each on its own, whatever the convs themselves cost; a pair whose
+    distinct chain runs no slower gives 0, and so does a table without pairs."""
+    P, B, c_b = 50e9, 10e9, 2.5e-11  # 2.5e-11 s per byte: weights at 40 GB/s
+    fixed = {"invoke_s": 1e-5, "per_op_s": {"cpu": 1e-6}, "weight_s_per_byte": c_b}
+    m = KernelModel({"fixed": fixed, "points": []}, P, B)
+    ops = pd.concat([_ops(unit=["cpu"], weight_bytes=[4e6]), _ops(unit=[""], weight_bytes=[4e6]),
+                     _ops(unit=["cpu"], weight_bytes=[0.0])], ignore_index=True)
+    t = m.op_times(ops)
+    # 1e6 MACs at 50 GMAC/s = 20 us, + 4 MB x 25 ps = 100 us, + 1 us dispatch
+    assert t.loc[0, "weight_s"] == pytest.approx(1e-4)
+    assert t.loc[0, "time_s"] == pytest.approx(2e-5 + 1e-4 + 1e-6)
+    assert t.loc[1, "time_s"] == 0.0 and t.loc[2, "weight_s"] == 0.0
+    assert KernelModel({"fixed": {}, "points": []}, P, B).op_times(ops)["weight_s"].sum() == 0.0
+    graphs: dict[str, tuple[pd.DataFrame, int]] = {}
+    rows = []
+    truth = KernelModel({"fixed": {**fixed, "weight_s_per_byte": 0.0}, "points": []}, P, B)
+    for group, macs, w in (("a", 1e6, 5e5), ("b", 3e7, 2e6)):
+        ops = pd.concat([_ops(unit=["cpu"], macs=[macs], weight_bytes=[w])] * 8,
+                        ignore_index=True)
+        warm = truth.total_s(truth.op_times(ops), 0)
+        for weights, extra in (("shared", 0.0), ("distinct", 8 * w * c_b)):
+            name = f"weights_{weights}_{group}"
+            graphs[name] = (ops, 0)
+            rows.append({"case": name, "artifact": name, "fixed_cost": False,
+                         "weight_chain": True, "group": group, "weights": weights,
+                         "op_class": "other", "median_s": warm + extra})
+    tiny = dict(op="ADD", op_class="elementwise", macs=0.0, bytes=64.0, kernel=0, unit="cpu",
+                weight_bytes=0.0)
+    for n in (1, 4, 16):
+        graphs[f"chain{n}"] = (pd.concat([_ops(**{k: [v] for k, v in tiny.items()})] * n,
+                                         ignore_index=True), 0)
+        rows.append({"case": f"chain{n}", "artifact": f"chain{n}", "fixed_cost": True,
+                     "median_s": truth.total_s(truth.op_times(graphs[f"chain{n}"][0]), 0)})
+    fit = fit_kernel_table(pd.DataFrame(rows), runtime="onnxruntime-cpu", precision="fp32",
+                           peak_mac_s=P, mem_bytes_s=B, graph=lambda a: graphs[a])
+    fx = fit["fixed"]
+    assert fx["weight_s_per_byte"] == pytest.approx(c_b, rel=1e-6)
+    assert fx["weight_s_per_byte_by_pair"] == pytest.approx({"a": c_b, "b": c_b}, rel=1e-6)
+    assert not any(p["case"].startswith("weights_") for p in fit["points"])
+    assert any(r["op"] == "(weights: distinct)" for r in fit["summary"])
+    warm_of = {r["group"]: r["median_s"] for r in rows if r.get("weights") == "shared"}
+    faster = [{**r, "median_s": 0.95 * warm_of[r["group"]]} if r.get("weights") == "distinct"
+              else r for r in rows]
+    none = fit_kernel_table(pd.DataFrame(faster), runtime="litert-xnnpack", precision="fp32",
+                            peak_mac_s=P, mem_bytes_s=B, graph=lambda a: graphs[a])
+    assert none["fixed"]["weight_s_per_byte"] == 0.0
+    plain = fit_kernel_table(pd.DataFrame([r for r in rows if not r.get("weight_chain")]),
+                             runtime="onnxruntime-cpu", precision="fp32", peak_mac_s=P,
+                             mem_bytes_s=B, graph=lambda a: graphs[a])
+    assert plain["fixed"]["weight_s_per_byte"] == 0.0
+
+
 @pytest.mark.toolchain("tflite")
 def test_builtin_placement_counts_pool_switches_at_two_threads(hswish_int8: Path) -> None:
     """conv 3x3 -> hard-swish -> depthwise -> conv 1x1 on the built-in kernels at 2 threads:

@@ -17,7 +17,14 @@ per-invoke, per-op and per-partition costs from the per-op work. Cases of kind `
 hold the same ``n`` int8 1x1 convolutions (ruy's pool in LiteRT's built-in kernels) and ``n``
 depthwise 3x3 convolutions (gemmlowp's pool), alternating (``alt``: ``2n - 1`` switches of thread
 pool) or in two blocks (``blk``: one switch); their difference is the cost of a switch
-(:mod:`edgekit.runtime.threadpools`), with the ops' own work cancelled.
+(:mod:`edgekit.runtime.threadpools`), with the ops' own work cancelled. Cases of kind
+``weight_chain`` hold ``n`` 1x1 convolutions on a 7x7 map, once all with the same weights
+(``shared``) and once each with its own (``distinct``, ``n`` times the weight bytes): their
+difference is what reading an op's weights costs when they are not in the cache, the state of
+every op's weights in a network, which touches all its weights once per invoke (a single-op case
+reads the same weights every time). onnxruntime pays it (measured on the host, 1.0-3.7 MB of
+weights per conv: their bytes at 33-58 GB/s on top of the conv); XNNPACK, which streams its packed weights,
+shows none (:mod:`edgekit.fit.kernel_fit`, step 4).
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ if TYPE_CHECKING:
 
 FIXED_COST_KINDS = ("chain", "partition_chain")
 POOL_KINDS = ("pool_chain",)
+WEIGHT_KINDS = ("weight_chain",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +85,17 @@ class KernelCase:
         """Whether the case measures the cost of a switch of thread pool (a pair ``alt``/``blk``
         of the same ops, ``group`` naming the pair)."""
         return self.kind in POOL_KINDS
+
+    @property
+    def weight_chain(self) -> bool:
+        """Whether the case measures the cost of weights read from beyond the cache (a pair
+        ``shared``/``distinct`` of the same convolutions, ``group`` naming the pair)."""
+        return self.kind in WEIGHT_KINDS
+
+    @property
+    def paired(self) -> bool:
+        """Whether the case is one of a pair whose difference is measured (no op efficiency)."""
+        return self.pool_chain or self.weight_chain
 
     @property
     def seed(self) -> int:
@@ -253,8 +272,25 @@ def _builders() -> dict[str, Callable[[tuple[int, ...], dict[str, Any]], nn.Modu
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return self.body(x).permute(0, 2, 3, 1)
 
+    class WeightChain(nn.Module):
+        """``n`` 1x1 convolutions on ``(1, c, h, h)``, one module used ``n`` times
+        (``shared``) or ``n`` modules; NHWC out (cancels the output's)."""
+
+        def __init__(self, c: int, n: int, shared: bool) -> None:
+            super().__init__()
+            self.n, self.shared = n, shared
+            self.convs = nn.ModuleList([nn.Conv2d(c, c, 1) for _ in range(1 if shared else n)])
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            for i in range(self.n):
+                x = self.convs[0 if self.shared else i](x)
+            return x.permute(0, 2, 3, 1)
+
     def chain(shape: tuple[int, ...], p: dict[str, Any]) -> nn.Module:
         return Chain(shape[1], p["n"])
+
+    def weight_chain(shape: tuple[int, ...], p: dict[str, Any]) -> nn.Module:
+        return WeightChain(shape[1], p["n"], p["weights"] == "shared")
 
     def pool_chain(shape: tuple[int, ...], p: dict[str, Any]) -> nn.Module:
         return PoolChain(shape[1], p["n"], p["order"])
@@ -265,7 +301,8 @@ def _builders() -> dict[str, Callable[[tuple[int, ...], dict[str, Any]], nn.Modu
     return {"conv": conv, "linear": linear, "bmm_qk": bmm_qk, "bmm_av": bmm_av, "fc_act": fc_act,
             "softmax": softmax, "layernorm": layernorm, "act": act, "elementwise": elementwise,
             "mean": mean, "pool": pool, "movement": movement, "resize": resize, "chain": chain,
-            "partition_chain": partition_chain, "pool_chain": pool_chain}
+            "partition_chain": partition_chain, "pool_chain": pool_chain,
+            "weight_chain": weight_chain}
 
 
 def _conv_cases() -> list[KernelCase]:
@@ -415,6 +452,12 @@ def _fixed_cost_cases() -> list[KernelCase]:
                            (("kind", "pool_chain"), ("order", order), ("n", n), ("c", c),
                             ("group", f"c{c}_h{h}")), (c, h) == (64, 28))
                 for order in ("alt", "blk")]
+    # 16 x 768 x 768 weights: 38 MB distinct at fp32 (beyond this host's 32 MiB L3), 9 MB at int8
+    n, c, h = 16, 768, 7
+    out += [KernelCase(f"weights_{w}_pw_n{n}_c{c}_h{h}", OpClass.OTHER, (1, c, h, h),
+                       (("kind", "weight_chain"), ("weights", w), ("n", n), ("c", c),
+                        ("group", f"c{c}_h{h}")), True)
+            for w in ("shared", "distinct")]
     return out
 
 
@@ -426,12 +469,15 @@ def _all_cases() -> tuple[KernelCase, ...]:
     return cases
 
 
-def suite(*, quick: bool = False, pool_chains: bool = True) -> list[KernelCase]:
+def suite(*, quick: bool = False, pool_chains: bool = True,
+          weight_chains: bool = True) -> list[KernelCase]:
     """The micro-benchmark sweep (``quick``: the subset touching every op class;
     ``pool_chains``: with the thread-pool switch cases, which only a runtime running several
-    thread pools needs: LiteRT's built-in kernels at more than 1 thread)."""
+    thread pools needs: LiteRT's built-in kernels at more than 1 thread; ``weight_chains``: with
+    the pair measuring weights read from beyond the cache)."""
     return [c for c in _all_cases()
-            if (c.quick or not quick) and (pool_chains or not c.pool_chain)]
+            if (c.quick or not quick) and (pool_chains or not c.pool_chain)
+            and (weight_chains or not c.weight_chain)]
 
 
 def get_case(name: str) -> KernelCase:
@@ -443,4 +489,4 @@ def get_case(name: str) -> KernelCase:
     return found[name]
 
 
-__all__ = ["FIXED_COST_KINDS", "POOL_KINDS", "KernelCase", "get_case", "suite"]
+__all__ = ["FIXED_COST_KINDS", "POOL_KINDS", "WEIGHT_KINDS", "KernelCase", "get_case", "suite"]

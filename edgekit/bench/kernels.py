@@ -142,16 +142,16 @@ def time_cases(cases: Sequence[KernelCase], runtime_id: str, precision: str | Pr
     (:func:`edgekit.bench.results.round_latency`).
 
     Returns:
-        One row per case: ``case, kind, op_class, fixed_cost, pool_chain, artifact, latency_s,
-        median_s, p10_s, p90_s, runs, in_c, in_h, in_w, ops, n_ops, partitions`` and the case's
-        params as columns (``latency_s`` the fastest round's median, which the fit takes;
-        ``median_s`` the median of the round medians; ``p10_s`` and ``p90_s`` over all timed
-        invocations; ``ops`` the artifact's op
-        types with counts; ``partitions`` the delegate partitions for ``litert-xnnpack``, else
-        0; ``node_s``, for a runtime with a profiler (onnxruntime), each ONNX node's kernel
-        time as JSON, which :func:`edgekit.fit.kernel_fit.fit_kernel_table` takes as the
-        measured op's time: ORT runs a case's layout transpose inside its NCHWc reorder, so
-        subtracting a predicted Transpose would misattribute it).
+        One row per case: ``case, kind, op_class, fixed_cost, pool_chain, weight_chain, artifact,
+        latency_s, median_s, p10_s, p90_s, runs, in_c, in_h, in_w, ops, n_ops, partitions`` and
+        the case's params as columns (``latency_s`` the fastest round's median, which the fit
+        takes; ``median_s`` the median of the round medians; ``p10_s`` and ``p90_s`` over all
+        timed invocations; ``ops`` the artifact's op types with counts; ``partitions`` the
+        delegate partitions for ``litert-xnnpack``, else 0; ``node_s``, for a runtime with a
+        profiler (onnxruntime), each ONNX node's kernel time as JSON, which
+        :func:`edgekit.fit.kernel_fit.fit_kernel_table` takes as the measured op's time: ORT
+        runs a case's layout transpose inside its NCHWc reorder, so subtracting a predicted
+        Transpose would misattribute it).
     """
     import numpy as np
     import pandas as pd
@@ -196,6 +196,7 @@ def time_cases(cases: Sequence[KernelCase], runtime_id: str, precision: str | Pr
         ops, n_ops, parts = info[i]
         rows.append({"case": case.name, "kind": case.kind, "op_class": case.op_class,
                      "fixed_cost": case.fixed_cost, "pool_chain": case.pool_chain,
+                     "weight_chain": case.weight_chain,
                      "artifact": str(paths[i]), "latency_s": round_latency(medians[i]),
                      "median_s": statistics.median(medians[i]),
                      "p10_s": float(np.percentile(t, 10)), "p90_s": float(np.percentile(t, 90)),
@@ -234,7 +235,7 @@ def table_drift(table: RuntimeTable, *, rounds: int = 3,
     import numpy as np
 
     held = set(table.timings["case"].astype(str)) if "case" in table.timings else set()
-    cases = [c for c in suite(quick=True, pool_chains=False)
+    cases = [c for c in suite(quick=True, pool_chains=False, weight_chains=False)
              if not c.fixed_cost and c.name in held]
     if not cases:
         return {"cases": 0}
@@ -282,7 +283,7 @@ def _profiled_nodes(cases: Sequence[KernelCase], paths: Sequence[Path], runtime_
     out = []
     bar = _Progress("profile", len(cases), progress)
     for case, path in zip(cases, paths, strict=True):
-        if case.fixed_cost or case.pool_chain:
+        if case.fixed_cost or case.paired:
             out.append("")
         else:
             prof = profile_onnxruntime(str(path), threads=threads, runs=PROFILE_RUNS, warmup=WARMUP)

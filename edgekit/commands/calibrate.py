@@ -148,7 +148,8 @@ def run_runtime(args: argparse.Namespace) -> int:
     per_op = ", ".join(f"{u} {v * 1e6:.2f} us" for u, v in fixed.get("per_op_s", {}).items())
     print(f"\nfixed costs: invoke {fixed.get('invoke_s', 0.0) * 1e6:.1f} us; per op "
           f"{per_op or '-'}; per partition {fixed.get('per_partition_s', 0.0) * 1e6:.1f} us; "
-          f"per thread-pool switch {fixed.get('per_pool_switch_s', 0.0) * 1e6:.1f} us")
+          f"per thread-pool switch {fixed.get('per_pool_switch_s', 0.0) * 1e6:.1f} us; "
+          f"per MB of cold weights {fixed.get('weight_s_per_byte', 0.0) * 1e12:.1f} us")
     print(f"{len(rows)} kernel cases on {rt.id} {prec.value}, {threads} thread(s); peak "
           f"{peak:.1f} GMAC/s, bandwidth {host.mem_gb_s:.2f} GB/s ({host.host})")
     print(f"wrote {written}")

@@ -7,8 +7,10 @@ of the graph that ran (:mod:`edgekit.runtime.tflite_graph`) and its placement
 
     t_i = c_u(i) + max(MACs_i / (eta_i P), bytes_i / (eta_i B))
 
-and per invoke ``T = O + sum_i t_i + n_partitions * c_p``, where an op that starts another
-thread pool's turn takes ``max(t_i, c_w)``. ``P`` and ``B`` are this host's measured peak MAC
+and per invoke ``T = O + sum_i (t_i + w_i c_b) + n_partitions * c_p``, where an op that starts
+another thread pool's turn takes ``max(t_i, c_w)`` and ``w_i c_b`` is what reading its ``w_i``
+weight bytes from beyond the cache adds (in a network every op's weights are cold: it touches
+each of them once per invoke). ``P`` and ``B`` are this host's measured peak MAC
 rate and bandwidth (``edgekit calibrate``); ``eta_i`` is the efficiency of op ``i``'s kernel,
 which depends on its type, its unit and its shape.
 
@@ -34,6 +36,12 @@ The fit, in three steps:
    ``sum_alt (max(f t_i, c_w) - t_i) - sum_blk (max(f t_i, c_w) - t_i) = T_alt - T_blk`` over
    those ops (``t_i`` from step 2's points), and is the median over the pairs (0 without pairs,
    or where the placement has no switches: onnxruntime, 1 thread).
+4. **Cold weights** ``c_b`` (seconds per weight byte): each pair of ``weight_chain`` cases holds
+   the same ``n`` convolutions, all with one set of weights (``shared``: in the cache after the
+   first invoke) or each with its own (``distinct``: ``n`` times the bytes, beyond the cache), so
+   ``c_b = (T_distinct - T_shared) / W_distinct`` over the distinct case's weight bytes, at least
+   0; the median over the pairs (0 without pairs: tables measured before them). The efficiency
+   points stay those of single-op cases, whose weights are warm, so ``c_b`` is not counted twice.
 
 An op is then predicted from the points of its own TFLite op type and unit (else its op class
 on that unit, else its type on any unit), by inverse-distance weighting of ``log eta`` over the
@@ -59,8 +67,9 @@ if TYPE_CHECKING:
 
 METHOD = ("micro-benchmarks: NNLS fixed costs (invoke, per op per unit, per partition) on "
           "negligible-work cases; thread-pool switch latency from alternating vs blocked "
-          "chains of the same ops; per-op efficiency points eta = roofline time / measured op "
-          "time; "
+          "chains of the same ops; cold-weight cost per byte from chains of convolutions with "
+          "shared vs distinct weights; per-op efficiency points eta = roofline time / measured "
+          "op time; "
           "prediction by inverse-distance weighting of log eta over the 3 nearest points of the "
           "same op type and unit in log2 shape-feature space")
 # Without a ``fixed_cost`` column, a case whose roofline work is below this share of its time is
@@ -161,6 +170,24 @@ def _pool_switch_cost(cases: Sequence[dict[str, Any]], model: KernelModel) -> di
     return {"per_pool_switch_s": cost, "pool_switch_s_by_pair": per_group}
 
 
+def _weight_cost(cases: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """``c_b`` from the pairs of ``weight_chain`` cases (module docstring, step 4)."""
+    groups: dict[str, dict[str, dict[str, Any]]] = {}
+    for c in cases:
+        if c["weight_chain"]:
+            groups.setdefault(c["group"], {})[c["weights"]] = c
+    per_group = {}
+    for g, pair in sorted(groups.items()):
+        if "shared" not in pair or "distinct" not in pair:
+            continue
+        d = pair["distinct"]
+        w = float(d["ops"]["weight_bytes"].sum()) if "weight_bytes" in d["ops"] else 0.0
+        if w > 0:
+            per_group[g] = max(d["measured_s"] - pair["shared"]["measured_s"], 0.0) / w
+    cost = float(np.median(list(per_group.values()))) if per_group else 0.0
+    return {"weight_s_per_byte": cost, "weight_s_per_byte_by_pair": per_group}
+
+
 def _measured_op(ops: pd.DataFrame, roof: np.ndarray, op_class: str) -> int:
     """The op a case measures: the one of the case's op class with the largest roofline time
     (a stride-2 convolution's PAD can move more bytes than the convolution), else the largest.
@@ -185,7 +212,9 @@ def fit_kernel_table(timings: pd.DataFrame, *, runtime: str, precision: str, pea
             else ``median_s``: :func:`~edgekit.runtime.table.measured_column`), ``fixed_cost``
             (the case measures fixed costs: chains of tiny ops; without the column, cases whose
             roofline work is under 1% of their time); ``pool_chain`` with ``group`` and
-            ``order`` (``alt`` / ``blk``) for the thread-pool switch pairs.
+            ``order`` (``alt`` / ``blk``) for the thread-pool switch pairs; ``weight_chain``
+            with ``group`` and ``weights`` (``shared`` / ``distinct``) for the cold-weight
+            pairs.
         runtime: the runtime id the cases were timed on.
         precision: ``int8`` or ``fp32``.
         peak_mac_s, mem_bytes_s: this host's peak MAC rate and bandwidth.
@@ -209,6 +238,8 @@ def fit_kernel_table(timings: pd.DataFrame, *, runtime: str, precision: str, pea
         node_s = json.loads(prof) if isinstance(prof, str) and prof else {}
         cases.append({"case": str(row["case"]), "measured_s": float(row[measured]),
                       "node_s": node_s, "pool_chain": row.get("pool_chain") in (True, 1),
+                      "weight_chain": row.get("weight_chain") in (True, 1),
+                      "weights": str(row.get("weights", "")),
                       "group": str(row.get("group", "")), "order": str(row.get("order", "")),
                       "fixed_cost": fixed_cost, "op_class": str(row.get("op_class", "")),
                       "ops": live, "roof": roof, "work_s": float(roof.sum()),
@@ -224,7 +255,7 @@ def fit_kernel_table(timings: pd.DataFrame, *, runtime: str, precision: str, pea
         model = KernelModel({**fit, "points": points}, peak_mac_s, mem_bytes_s)
         new, summary = [], []
         for c in cases:
-            if c["case"] in tiny or c["pool_chain"] or not len(c["ops"]):
+            if c["case"] in tiny or c["pool_chain"] or c["weight_chain"] or not len(c["ops"]):
                 continue
             ops = c["ops"]
             main = _measured_op(ops, c["roof"], c["op_class"])
@@ -257,6 +288,7 @@ def fit_kernel_table(timings: pd.DataFrame, *, runtime: str, precision: str, pea
         points = new
     fixed.update(_pool_switch_cost(cases, KernelModel({**fit, "points": points}, peak_mac_s,
                                                       mem_bytes_s)))
+    fixed.update(_weight_cost(cases))
     for c in cases:
         if c["case"] in tiny:
             summary.append({"case": c["case"], "measured_ms": c["measured_s"] * 1e3,
@@ -266,6 +298,11 @@ def fit_kernel_table(timings: pd.DataFrame, *, runtime: str, precision: str, pea
             summary.append({"case": c["case"], "measured_ms": c["measured_s"] * 1e3,
                             "ops": len(c["ops"]), "partitions": c["partitions"],
                             "op": f"(pool switches: {pool_switches(_pools(c['ops']))})",
+                            "unit": ",".join(sorted(c["n_unit"])), "op_ms": None, "eta": None})
+        elif c["weight_chain"]:
+            summary.append({"case": c["case"], "measured_ms": c["measured_s"] * 1e3,
+                            "ops": len(c["ops"]), "partitions": c["partitions"],
+                            "op": f"(weights: {c['weights']})",
                             "unit": ",".join(sorted(c["n_unit"])), "op_ms": None, "eta": None})
     fit["points"] = points
     fit["summary"] = summary

@@ -2,9 +2,10 @@
 
 Per op ``i`` placed on unit ``u(i)`` (:mod:`edgekit.runtime.placement`):
 
-    t_i = c_u(i) + max(MACs_i / (eta_i P), bytes_i / (eta_i B))
+    t_i = c_u(i) + max(MACs_i / (eta_i P), bytes_i / (eta_i B)) + w_i c_b
 
-and per invoke ``T = O + sum_i t_i + n_partitions * c_p`` (``roofline_time_s``, the one formula),
+(``w_i`` its weight bytes, ``c_b`` the table's cost per weight byte read from beyond the cache:
+0 where the runtime streams its weights at no cost of its own) and per invoke ``T = O + sum_i t_i + n_partitions * c_p`` (``roofline_time_s``, the one formula),
 where an op that starts another thread pool's turn takes ``max(t_i, c_w)``, ``c_w`` the pool
 switch latency (:mod:`edgekit.runtime.threadpools`).
 ``P`` and ``B`` are the host's measured peak MAC rate and bandwidth; ``eta_i`` comes from the
@@ -65,6 +66,7 @@ class KernelModel:
                                            fixed.get("per_op_s", {}).items()}
         self.per_partition_s = float(fixed.get("per_partition_s", 0.0))
         self.per_pool_switch_s = float(fixed.get("per_pool_switch_s", 0.0))
+        self.weight_s_per_byte = float(fixed.get("weight_s_per_byte", 0.0))
         self.threads = int(fit.get("threads", 1))
         self.points = pd.DataFrame(fit.get("points", []))
         if len(self.points):
@@ -113,16 +115,22 @@ class KernelModel:
 
     def op_times(self, ops: pd.DataFrame) -> pd.DataFrame:
         """``ops`` (an op table with a ``unit`` column) plus ``eta, eta_source, dispatch_s,
-        kernel_s, time_s``; ops with no unit (no run-time work) cost nothing, ``fused`` ops (run
-        inside their producer's kernel) no dispatch."""
+        weight_s, kernel_s, time_s``; ops with no unit (no run-time work) cost nothing, ``fused``
+        ops (run inside their producer's kernel) no dispatch. ``weight_s`` (part of
+        ``kernel_s``) is what reading the op's weights from beyond the cache adds: its weight
+        bytes times the table's cold-weight cost per byte."""
         live = ops["unit"].astype(str).to_numpy() != ""
         eta, source = self.eta(ops)
-        kernel = np.where(live, roofline_s(ops, self.peak_mac_s, self.mem_bytes_s, eta), 0.0)
+        wbytes = (ops["weight_bytes"].to_numpy(float) if "weight_bytes" in ops
+                  else np.zeros(len(ops)))
+        weight = np.where(live, wbytes * self.weight_s_per_byte, 0.0)
+        kernel = np.where(live, roofline_s(ops, self.peak_mac_s, self.mem_bytes_s, eta),
+                          0.0) + weight
         fused = (ops["fused"].to_numpy(bool) if "fused" in ops else np.zeros(len(ops), bool))
         dispatch = np.array([self.per_op_s.get(u, 0.0) if u and not f else 0.0
                              for u, f in zip(ops["unit"].astype(str), fused, strict=True)])
         return ops.assign(eta=eta, eta_source=np.where(live, source, ""), dispatch_s=dispatch,
-                          kernel_s=kernel, time_s=kernel + dispatch)
+                          weight_s=weight, kernel_s=kernel, time_s=kernel + dispatch)
 
     def switch_s(self, op_times: pd.DataFrame, pools: Sequence[str]) -> float:
         """What the thread-pool switches add (:func:`edgekit.runtime.threadpools.switch_penalty_s`

@@ -31,7 +31,8 @@ class TablePredictions:
     Attributes:
         frame: one row per measured model: ``label, table_ms, graph_roofline_ms, partitions,
             ops_<unit>, fallback_ops, folded_ops, missing_ops, top_class, top_class_share,
-            invoke_ms, dispatch_ms, partition_ms, pool_switches, pool_switch_ms, error_class,
+            invoke_ms, dispatch_ms, partition_ms, pool_switches, pool_switch_ms, cold_weights_ms
+            (what reading the weights from beyond the cache adds), error_class,
             error_class_share, error_class_delta_pct``.
         by_class: per label, predicted time per (op class, unit).
         missing: op types some model needed that the table has no point for.
@@ -78,7 +79,9 @@ def predict_population(meas: pd.DataFrame, model: KernelModel, *, runtime: str,
                      else 0.0,
                      "invoke_ms": p.invoke_s * 1e3, "dispatch_ms": p.dispatch_s * 1e3,
                      "partition_ms": p.partition_s * 1e3,
-                     "pool_switches": p.pool_switches, "pool_switch_ms": p.pool_switch_s * 1e3})
+                     "pool_switches": p.pool_switches, "pool_switch_ms": p.pool_switch_s * 1e3,
+                     "cold_weights_ms": float(p.ops["weight_s"].sum()) * 1e3
+                     if "weight_s" in p.ops else 0.0})
     frame = pd.DataFrame(rows)
     att = attribute_errors(list(frame["label"]), by_class, frame["table_ms"].to_numpy() / 1e3,
                            meas["latency_ms"].to_numpy(float) / 1e3)
