@@ -222,6 +222,28 @@ def test_profile_maps_every_kernel_to_a_graph_node(tiny_onnx: str) -> None:
     assert prof.attrs["run_ms"] >= 0.5 * prof["time_ms"].sum() > 0
 
 
+def test_profile_charges_a_rewritten_kernel_to_the_case_op(tmp_path: Path) -> None:
+    """A kernel case's layout Transpose then HardSwish: ORT moves the Transpose past the
+    HardSwish and runs that as HardSigmoid + Mul, under names no original tensor has; the
+    kernels are still the HardSwish node's, not "<layout>"."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16, 8, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 8, 16])
+    graph = helper.make_graph(
+        [helper.make_node("Transpose", ["x"], ["t"], name="/Transpose", perm=[0, 2, 3, 1]),
+         helper.make_node("HardSwish", ["t"], ["y"], name="/HardSwish")], "case", [x], [y])
+    path = tmp_path / "hswish.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
+                                ir_version=9), path)
+    prof = profile_onnxruntime(str(path), runs=3, warmup=1)
+    assert set(prof["onnx_node"]) <= {"/Transpose", "/HardSwish"}
+    assert "/HardSwish" in set(prof["onnx_node"])
+    assert np.isfinite(prof["time_ms"]).all()
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     (["bench", "test_mobilenetv4", "--runtime", "tensorrt"],
      "unknown runtime 'tensorrt'"),
