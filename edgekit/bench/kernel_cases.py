@@ -246,6 +246,8 @@ def _builders() -> dict[str, Callable[[tuple[int, ...], dict[str, Any]], nn.Modu
         "transpose": lambda x: x.permute(0, 2, 1, 3),  # swap H and W of (B, H, W, C)
         "reshape": lambda x: x.reshape(x.shape[0], -1, x.shape[-1]),  # (B, H·W, C) tokens
         "concat": lambda x: torch.cat([x, x], dim=-1),  # along channels
+        # the first third of the channels: attention's q of a fused qkv (EfficientViT's LiteMLA)
+        "slice": lambda x: x[..., : x.shape[-1] // 3],
     }
 
     def movement(shape: tuple[int, ...], p: dict[str, Any]) -> nn.Module:
@@ -429,7 +431,8 @@ def _pointwise_cases() -> list[KernelCase]:
                               quick))
     for fn, sizes in [("transpose", [(64, 56, True), (256, 14, False)]),
                       ("reshape", [(64, 56, False)]),
-                      ("concat", [(64, 56, False), (256, 14, False)])]:
+                      ("concat", [(64, 56, False), (256, 14, False)]),
+                      ("slice", [(192, 28, False), (768, 14, False)])]:
         for c, h, quick in sizes:
             out.append(KernelCase(f"{fn}_c{c}_h{h}", OpClass.DATA_MOVEMENT, (1, c, h, h),
                                   (("kind", "movement"), ("fn", fn), ("c", c)), quick))
