@@ -22,9 +22,9 @@ pool) or in two blocks (``blk``: one switch); their difference is the cost of a 
 (``shared``) and once each with its own (``distinct``, ``n`` times the weight bytes): their
 difference is what reading an op's weights costs when they are not in the cache, the state of
 every op's weights in a network, which touches all its weights once per invoke (a single-op case
-reads the same weights every time). onnxruntime pays it (measured on the host, 1.0-3.7 MB of
-weights per conv: their bytes at 33-58 GB/s on top of the conv); XNNPACK, which streams its packed weights,
-shows none (:mod:`edgekit.fit.kernel_fit`, step 4).
+reads the same weights every time). onnxruntime and LiteRT's built-in kernels pay it (measured
+on the host: 10-36 us per MB of weights on top of the conv); XNNPACK, which streams its packed
+weights, 0-3 us (:mod:`edgekit.fit.kernel_fit`, step 4).
 """
 
 from __future__ import annotations

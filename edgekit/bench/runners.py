@@ -327,8 +327,10 @@ def bench(target: str | os.PathLike[str], *, runtime: str | Runtime | None = Non
 _SUFFIXES = ("_kernel_time",)
 
 
-# ONNX ops that only move data (a kernel case's layout transpose), and ORT's layout kernels.
-_LAYOUT_OPS = frozenset({"Transpose", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"})
+# ONNX ops that only move data (a kernel case's layout transpose) or hold constants, and ORT's
+# layout kernels.
+_LAYOUT_OPS = frozenset({"Transpose", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity",
+                         "Constant"})
 _LAYOUT_KERNELS = frozenset({"ReorderInput", "ReorderOutput", "Transpose", "Reshape"})
 
 
@@ -411,12 +413,8 @@ def profile_onnxruntime(path: str, *, threads: int = 1, runs: int = 10, warmup: 
 
     # A kernel ORT renamed past recognition (its transpose optimizer moves a layout Transpose
     # across an elementwise op, which then reads the graph input and writes a new tensor; ORT
-    # 1.31 also runs HardSwish as HardSigmoid + Mul) is charged to the original node of its own
-    # op type when the graph holds only one, else, in a graph of one node besides layout ops
-    # (a kernel case), to that node.
-    of_type: dict[str, list[str]] = {}
-    for n in orig.graph.node:
-        of_type.setdefault(n.op_type, []).append(n.name)
+    # 1.31 also runs HardSwish as HardSigmoid + Mul) is charged, in a graph of one node besides
+    # layout ops and constants (a kernel case), to that node; in a network it stays unplaced.
     work = [n.name for n in orig.graph.node if n.op_type not in _LAYOUT_OPS]
     per_run: dict[tuple[str, str], list[float]] = {}
     kernel = [e for e in events if e.get("cat") == "Node" and e["name"].endswith("_kernel_time")]
@@ -424,9 +422,7 @@ def profile_onnxruntime(path: str, *, threads: int = 1, runs: int = 10, warmup: 
         ort_node = e["name"][: -len("_kernel_time")]
         op_name = e["args"].get("op_name", "")
         found = owner(ort_node)
-        if found == "<layout>" and len(of_type.get(op_name, [])) == 1:
-            found = of_type[op_name][0]
-        elif found == "<layout>" and op_name not in _LAYOUT_KERNELS and len(work) == 1:
+        if found == "<layout>" and op_name not in _LAYOUT_KERNELS and len(work) == 1:
             found = work[0]
         key = (found, op_name)
         per_run.setdefault(key, []).append(e["dur"] / 1e3)

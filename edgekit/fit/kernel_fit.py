@@ -7,14 +7,14 @@ of the graph that ran (:mod:`edgekit.runtime.tflite_graph`) and its placement
 
     t_i = c_u(i) + max(MACs_i / (eta_i P), bytes_i / (eta_i B))
 
-and per invoke ``T = O + sum_i (t_i + w_i c_b) + n_partitions * c_p``, where an op that starts
-another thread pool's turn takes ``max(t_i, c_w)`` and ``w_i c_b`` is what reading its ``w_i``
-weight bytes from beyond the cache adds (in a network every op's weights are cold: it touches
-each of them once per invoke). ``P`` and ``B`` are this host's measured peak MAC
+and per invoke ``T = O + sum_i (t_i + w_i c_b) + n_partitions * c_p``, where ``w_i c_b`` is what
+reading its ``w_i`` weight bytes from beyond the cache adds (in a network every op's weights
+are cold: it touches each of them once per invoke), and an op that starts another thread pool's
+turn takes ``max(t_i + w_i c_b, c_w)``. ``P`` and ``B`` are this host's measured peak MAC
 rate and bandwidth (``edgekit calibrate``); ``eta_i`` is the efficiency of op ``i``'s kernel,
 which depends on its type, its unit and its shape.
 
-The fit, in three steps:
+The fit, in four steps:
 
 1. **Fixed costs** ``O`` (per invoke), ``c_u`` (per op on each unit) and ``c_p`` (per partition):
    non-negative least squares over the cases whose plain-roofline work is negligible (chains of
@@ -41,7 +41,10 @@ The fit, in three steps:
    first invoke) or each with its own (``distinct``: ``n`` times the bytes, beyond the cache), so
    ``c_b = (T_distinct - T_shared) / W_distinct`` over the distinct case's weight bytes, at least
    0; the median over the pairs (0 without pairs: tables measured before them). The efficiency
-   points stay those of single-op cases, whose weights are warm, so ``c_b`` is not counted twice.
+   points stay those of single-op cases, whose weights are warm (9.4 MB at most), so ``c_b`` is
+   not counted twice. At int8 the distinct chain's 9.4 MB fit within this host's 32 MiB L3, so
+   there ``c_b`` prices weights from the L3 rather than DRAM; no noise floor is applied (the
+   XNNPACK tables read 0-3 us per MB, within the pair's run-to-run spread).
 
 An op is then predicted from the points of its own TFLite op type and unit (else its op class
 on that unit, else its type on any unit), by inverse-distance weighting of ``log eta`` over the
