@@ -139,20 +139,25 @@ def _pools(ops: pd.DataFrame) -> list[str]:
     return list(ops["pool"]) if "pool" in ops else []
 
 
+def _pairs(cases: Sequence[dict[str, Any]], kind: str, side: str,
+           sides: tuple[str, str]) -> list[tuple[str, dict[str, dict[str, Any]]]]:
+    """The complete pairs of ``kind`` cases (``pool_chain``, ``weight_chain``), by ``group``:
+    ``(group, {side value: case})`` in group order, each holding both ``sides``."""
+    groups: dict[str, dict[str, dict[str, Any]]] = {}
+    for c in cases:
+        if c[kind]:
+            groups.setdefault(c["group"], {})[c[side]] = c
+    return [(g, pair) for g, pair in sorted(groups.items()) if all(v in pair for v in sides)]
+
+
 def _pool_switch_cost(cases: Sequence[dict[str, Any]], model: KernelModel) -> dict[str, Any]:
     """``c_w`` from the pairs of ``pool_chain`` cases (module docstring, step 3)."""
     from scipy.optimize import brentq
 
     factor = oversubscription(model.threads)
 
-    groups: dict[str, dict[str, dict[str, Any]]] = {}
-    for c in cases:
-        if c["pool_chain"]:
-            groups.setdefault(c["group"], {})[c["order"]] = c
     per_group = {}
-    for g, pair in sorted(groups.items()):
-        if "alt" not in pair or "blk" not in pair:
-            continue
+    for g, pair in _pairs(cases, "pool_chain", "order", ("alt", "blk")):
         (ta, pa), (tb, pb) = ((model.op_times(pair[o]["ops"])["time_s"].to_numpy(float),
                                _pools(pair[o]["ops"])) for o in ("alt", "blk"))
         gap = pair["alt"]["measured_s"] - pair["blk"]["measured_s"]
@@ -175,14 +180,8 @@ def _pool_switch_cost(cases: Sequence[dict[str, Any]], model: KernelModel) -> di
 
 def _weight_cost(cases: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """``c_b`` from the pairs of ``weight_chain`` cases (module docstring, step 4)."""
-    groups: dict[str, dict[str, dict[str, Any]]] = {}
-    for c in cases:
-        if c["weight_chain"]:
-            groups.setdefault(c["group"], {})[c["weights"]] = c
     per_group = {}
-    for g, pair in sorted(groups.items()):
-        if "shared" not in pair or "distinct" not in pair:
-            continue
+    for g, pair in _pairs(cases, "weight_chain", "weights", ("shared", "distinct")):
         d = pair["distinct"]
         w = float(d["ops"]["weight_bytes"].sum()) if "weight_bytes" in d["ops"] else 0.0
         if w > 0:
@@ -297,15 +296,11 @@ def fit_kernel_table(timings: pd.DataFrame, *, runtime: str, precision: str, pea
             summary.append({"case": c["case"], "measured_ms": c["measured_s"] * 1e3,
                             "ops": len(c["ops"]), "partitions": c["partitions"], "op": "(fixed)",
                             "unit": ",".join(sorted(c["n_unit"])), "op_ms": None, "eta": None})
-        elif c["pool_chain"]:
+        elif c["pool_chain"] or c["weight_chain"]:
+            label = (f"(pool switches: {pool_switches(_pools(c['ops']))})" if c["pool_chain"]
+                     else f"(weights: {c['weights']})")
             summary.append({"case": c["case"], "measured_ms": c["measured_s"] * 1e3,
-                            "ops": len(c["ops"]), "partitions": c["partitions"],
-                            "op": f"(pool switches: {pool_switches(_pools(c['ops']))})",
-                            "unit": ",".join(sorted(c["n_unit"])), "op_ms": None, "eta": None})
-        elif c["weight_chain"]:
-            summary.append({"case": c["case"], "measured_ms": c["measured_s"] * 1e3,
-                            "ops": len(c["ops"]), "partitions": c["partitions"],
-                            "op": f"(weights: {c['weights']})",
+                            "ops": len(c["ops"]), "partitions": c["partitions"], "op": label,
                             "unit": ",".join(sorted(c["n_unit"])), "op_ms": None, "eta": None})
     fit["points"] = points
     fit["summary"] = summary

@@ -80,8 +80,7 @@ def predict_population(meas: pd.DataFrame, model: KernelModel, *, runtime: str,
                      "invoke_ms": p.invoke_s * 1e3, "dispatch_ms": p.dispatch_s * 1e3,
                      "partition_ms": p.partition_s * 1e3,
                      "pool_switches": p.pool_switches, "pool_switch_ms": p.pool_switch_s * 1e3,
-                     "cold_weights_ms": float(p.ops["weight_s"].sum()) * 1e3
-                     if "weight_s" in p.ops else 0.0})
+                     "cold_weights_ms": float(p.ops["weight_s"].sum()) * 1e3})
     frame = pd.DataFrame(rows)
     att = attribute_errors(list(frame["label"]), by_class, frame["table_ms"].to_numpy() / 1e3,
                            meas["latency_ms"].to_numpy(float) / 1e3)
