@@ -46,7 +46,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from edgekit.errors import KEBAB_NAME, ConfigError, did_you_mean, unknown_name
 from edgekit.precision import Precision
@@ -113,6 +113,11 @@ class RuntimeCosts(_Strict):
     # efficiencies, relative to its dense convolutions, scale this profile's P and B op by op
     # (edgekit.runtime.efficiency.relative_efficiency); it replaces ``efficiency``.
     kernel_table: str = ""
+    # With kernel_table: the op keys (edgekit.runtime.efficiency.prior_key, "OP/unit[/kK]") this
+    # profile's own fit measured; the prior then scales only the other ops, relative to the
+    # covered ones (edgekit.runtime.efficiency.relative_efficiency). Written by
+    # scripts/fit_devices.py from the models it fits.
+    kernel_covered: list[str] = []
     source: Annotated[str, Field(min_length=3)]
     confidence: Confidence
 
@@ -138,6 +143,13 @@ class RuntimeCosts(_Strict):
                 raise ValueError(f"names class '{k}'{did_you_mean(k, EFFICIENCY_CLASSES)} "
                                  f"(classes: {', '.join(EFFICIENCY_CLASSES)})")
         return eff
+
+    @model_validator(mode="after")
+    def _covered_needs_table(self) -> RuntimeCosts:
+        if self.kernel_covered and not self.kernel_table:
+            raise ValueError("sets kernel_covered without kernel_table: name the packaged table "
+                             "the covered ops refer to, or drop kernel_covered")
+        return self
 
 
 class DeviceProfile(_Strict):

@@ -29,6 +29,14 @@ PUBLISHED = ROOT / "edgekit" / "data" / "published_latency_mnv4.csv"
 DEVICES = ("pixel6-cpu", "s23-cpu", "pixel4-dsp", "pixel8-edgetpu", "pixel7-gpu", "s23-gpu",
            "iphone13-ane")
 PAPER_RIDGE = {"pixel6-cpu": 31.2, "s23-cpu": 39.7, "pixel4-dsp": 347.3, "pixel8-edgetpu": 433.8}
+# The phone CPUs run LiteRT int8 on XNNPACK, whose placement is the same code on ARM as on x86:
+# the host's XNNPACK int8 table is their kernel-efficiency prior for the ops the fit never saw
+# (edgekit.runtime.efficiency.relative_efficiency; [runtime_costs] kernel_covered).
+KERNEL_PRIOR = {"pixel6-cpu": "host-litert-xnnpack-int8-1t", "s23-cpu": "host-litert-xnnpack-int8-1t"}
+# Models outside the fit whose change under the prior is printed (--prior-effect).
+PRIOR_EFFECT = ("mobilenetv2_100", "mobilenetv3_large_100", "efficientnet_b0", "resnet50",
+                "convnext_tiny", "fastvit_t8", "fastvit_s12", "fastvit_sa12", "efficientvit_b1",
+                "efficientformer_l1", "efficientformerv2_s0", "replknet_31t")
 
 
 def fit_device(name: str, csv: Path) -> dict:
@@ -39,6 +47,14 @@ def fit_device(name: str, csv: Path) -> dict:
 
     dev = load_device(name)
     df = read_measurements(csv, where={"device": name})
+    covered: list[str] = []
+    if name in KERNEL_PRIOR:
+        from edgekit.runtime.efficiency import covered_keys
+
+        plain = dev.model_copy(update={"runtime_costs": None})
+        ests = [model_costs(r.model, plain, resolution=r.resolution)[1] for r in df.itertuples()]
+        covered = covered_keys([e.layers for e in ests], KERNEL_PRIOR[name])
+        dev = with_prior(plain, KERNEL_PRIOR[name], covered, "fit")
     costs = [model_costs(r.model, dev, resolution=r.resolution)[0] for r in df.itertuples()]
     meas = df["latency_ms"].to_numpy() / 1e3
     ridge = dev.ridge_mac_per_byte
@@ -50,7 +66,38 @@ def fit_device(name: str, csv: Path) -> dict:
     before = np.array([predict(dev, c) for c in costs])
     return {"device": name, "n": len(df), "ridge": ridge, "fit": rep,
             "before_err_pct": float(np.median(np.abs(before - meas) / meas) * 100),
-            "models": list(df["model"]), "meas_s": meas}
+            "models": list(df["model"]), "meas_s": meas, "covered": covered,
+            "profile": dev}
+
+
+def with_prior(dev, table: str, covered: list[str], source: str):
+    """``dev`` with the kernel-table prior (``[runtime_costs]``: no per-op cost, ``covered``)."""
+    from edgekit.device import RuntimeCosts
+
+    rc = RuntimeCosts(per_op_us=0.0, kernel_table=table, kernel_covered=covered, source=source,
+                      confidence="low")
+    return dev.model_copy(update={"runtime_costs": rc})
+
+
+def prior_effect(res: dict) -> None:
+    """Per model of :data:`PRIOR_EFFECT` and of the fit, its latency with the fitted rates,
+    without and with the kernel-table prior (stderr)."""
+    from edgekit.device import DeviceProfile
+    from edgekit.roofline import estimate_latency, layer_table
+
+    fit = res["fit"].fit
+    dev = res["profile"]
+    upd = {"peak_gmac_s": dev.peak_gmac_s.model_copy(update={"value": fit.peak_gmac_s}),
+           "mem_gb_s": dev.mem_gb_s.model_copy(update={"value": fit.mem_gb_s})}
+    if dev.overhead_ms is not None:
+        upd["overhead_ms"] = dev.overhead_ms.model_copy(update={"value": fit.overhead_ms})
+    prior: DeviceProfile = dev.model_copy(update=upd)
+    plain = prior.model_copy(update={"runtime_costs": None})
+    for m in (*dict.fromkeys(res["models"]), *PRIOR_EFFECT):
+        t = layer_table(m)
+        a, b = estimate_latency(t, plain).latency_ms, estimate_latency(t, prior).latency_ms
+        print(f"  {dev.name:15s} {m:28s} roofline {a:8.2f} ms  with the prior {b:8.2f} ms "
+              f"(x{b / a:.2f})", file=sys.stderr)
 
 
 def predict(dev, costs) -> float:  # noqa: ANN001
@@ -79,10 +126,38 @@ def write_profile(name: str, res: dict) -> None:
     text = set_section(text, "peak_gmac_s", fit.peak_gmac_s)
     text = set_section(text, "mem_gb_s", fit.mem_gb_s)
     text = set_section(text, "overhead_ms", fit.overhead_ms)
+    if res["covered"]:
+        text = set_prior(text, KERNEL_PRIOR[name], res["covered"])
     path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
     from edgekit.device import load_profile_file
 
     load_profile_file(path)
+
+
+def set_prior(text: str, table: str, covered: list[str]) -> str:
+    """``text`` (a profile) with its ``[runtime_costs]`` section: the kernel-table prior."""
+    import json
+
+    from edgekit.runtime.table import read_table
+
+    meta = read_table(ROOT / "edgekit" / "data" / "runtime-tables" / f"{table}.json")
+    src = (f"kernel-efficiency prior, not fit: for each op the MobileNetV4 fit never saw (its "
+           f"TFLite op, unit and kernel size not in kernel_covered, which lists what the fit's "
+           f"5 models run), the efficiency that edgekit/data/runtime-tables/{table}.json "
+           f"(LiteRT int8 + XNNPACK, 1 thread, measured by edgekit calibrate on {meta.host}, "
+           f"{meta.date[:10]}) gives it relative to the covered ops of the same "
+           f"type (other kernel sizes) or class, both restated at this profile's P and B, capped "
+           f"at 1; ops on the built-in kernels keep 1 (the x86 wheel's are not the phone's NEON "
+           f"kernels); no per-op cost; written by scripts/fit_devices.py "
+           f"({dt.date.today().isoformat()})")
+    block = ("[runtime_costs]\nper_op_us = 0\n"
+             f"kernel_table = \"{table}\"\n"
+             f"kernel_covered = {json.dumps(covered)}\n"
+             f"source = \"{src}\"\nconfidence = \"low\"\n")
+    pat = re.compile(r"^\[runtime_costs\]\n(?:(?!^\[).*\n?)*", re.MULTILINE)
+    if pat.search(text):
+        return pat.sub(block + "\n", text, count=1)
+    return text.rstrip("\n") + "\n\n" + block
 
 
 def main() -> int:
@@ -90,6 +165,8 @@ def main() -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--csv", type=Path, default=PUBLISHED)
     ap.add_argument("--write", action="store_true", help="update devices/*.toml")
+    ap.add_argument("--prior-effect", action="store_true",
+                    help="print what the kernel-table prior does to the phone CPUs' models")
     args = ap.parse_args()
     rows = []
     for name in DEVICES:
@@ -105,6 +182,8 @@ def main() -> int:
         for m, t, p in zip(res["models"], res["meas_s"], res["fit"].loo_pred_s, strict=True):
             print(f"  {name:15s} {m:28s} measured {t * 1e3:7.2f} ms  LOO {p * 1e3:7.2f} ms "
                   f"({(p - t) / t * 100:+.0f}%)", file=sys.stderr)
+        if args.prior_effect and res["covered"]:
+            prior_effect(res)
         if args.write:
             write_profile(name, res)
     from edgekit.commands._output import print_table

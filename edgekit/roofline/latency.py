@@ -127,7 +127,8 @@ def estimate_latency(table: pd.DataFrame, device: DeviceProfile | str) -> Latenc
     if rc is not None and rc.kernel_table:
         from edgekit.runtime.efficiency import relative_efficiency
 
-        eff = relative_efficiency(t, rc.kernel_table)
+        eff = relative_efficiency(t, rc.kernel_table, rc.kernel_covered,
+                                  (dev.peak_mac_s, dev.mem_bytes_s))
     else:
         eff = (np.array([rc.efficiency.get(str(c), 1.0) for c in t["op_class"]])
                if rc is not None and rc.efficiency else 1.0)

@@ -201,6 +201,11 @@ def packaged_table(name: str) -> KernelModel:
     return KernelModel(t.fit, t.peak_mac_s, t.mem_bytes_s)
 
 
+def _count(value: Any, default: int) -> int:
+    """A layer-table count as an int; ``default`` where it is missing (a table built by hand)."""
+    return default if value is None or math.isnan(float(value)) else int(value)
+
+
 def shape_features(t: pd.DataFrame) -> dict[str, list[int]]:
     """Per layer-table row: ``kernel, stride, cin, cout, spatial, out_elems`` (the runtime
     model's shape features), from the row's counts, ``out_shape`` and ``groups``."""
@@ -211,45 +216,145 @@ def shape_features(t: pd.DataFrame) -> dict[str, list[int]]:
     cout = [d[1] if len(d) == 4 else (d[-1] if d else 0) for d in dims]
     out_elems = [int(np.prod(d)) if d else 0 for d in dims]
     spatial = [e // c if c else e for e, c in zip(out_elems, cout, strict=True)]
-    kernel = [int(k) for k in t["kernel"]]
+    kernel = [_count(k, 0) for k in t["kernel"]]
     cin = []
     for i, (cls, macs, groups) in enumerate(zip(t["op_class"], t["macs"], t["groups"],
                                                 strict=True)):
         if cls in (OpClass.LINEAR.value, OpClass.MATMUL.value) and macs:
             cin.append(int(macs // max(out_elems[i], 1)))
         elif cls in (OpClass.DENSE_CONV.value, OpClass.GROUPED_CONV.value) and kernel[i]:
-            cin.append(int(macs // max(out_elems[i] * kernel[i] ** 2, 1)) * max(int(groups), 1))
+            cin.append(int(macs // max(out_elems[i] * kernel[i] ** 2, 1)) * max(_count(groups, 1), 1))
         else:
             cin.append(cout[i])
-    return {"kernel": kernel, "stride": [int(s) for s in t["stride"]], "cin": cin, "cout": cout,
+    return {"kernel": kernel, "stride": [_count(s, 1) for s in t["stride"]], "cin": cin, "cout": cout,
             "spatial": spatial, "out_elems": out_elems}
 
 
-def relative_efficiency(layers: pd.DataFrame, table: str) -> np.ndarray:
-    """Per layer-table row, the packaged table's kernel efficiency relative to its dense
-    convolutions: the prior a profile of another device (``[runtime_costs] kernel_table``)
-    scales its own ``P`` and ``B`` by, op by op.
+# Ops whose kernels are specialised by filter size: a device fit that saw 3x3 and 5x5 depthwise
+# convolutions says nothing of a 7x7 one (XNNPACK int8: eta 0.10 at 3x3, 0.009 from 7x7 up).
+KERNEL_KEYED = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D"})
+# Op classes that run from the MAC rate; every other class streams memory.
+COMPUTE_CLASSES = frozenset({"dense_conv", "grouped_conv", "linear", "matmul"})
 
-    Each row is looked up as the TFLite op it becomes (:func:`tflite_op`), on the unit that op
-    ran on when the table was measured (the runtime's placement: XNNPACK's int8 placement is the
-    same code on ARM as on x86), with the row's shape features. Rows no point covers get 1.
-    """
+
+def prior_key(op: str, unit: str, kernel: float) -> str:
+    """How a device fit's coverage is written (``[runtime_costs] kernel_covered``): ``OP/unit``,
+    with ``/kK`` for the ops of :data:`KERNEL_KEYED`, e.g. ``DEPTHWISE_CONV_2D/xnnpack/k5``."""
+    return f"{op}/{unit}/k{int(kernel)}" if op in KERNEL_KEYED else f"{op}/{unit}"
+
+
+@functools.cache
+def rebased_table(name: str, peak_mac_s: float, mem_bytes_s: float) -> KernelModel:
+    """A packaged table with every point's efficiency restated against another device's rates:
+    ``eta = max(MACs / P, bytes / B) / measured op time``. Between two ops, the ratio of these
+    is the ratio of how fast the host ran each against how fast that device's roofline says it
+    should, whichever rate bounds each op there (a 3x3 depthwise conv can be bound by memory on
+    the host and by compute on a phone)."""
+    base = packaged_table(name)
+    pts = base.points
+    fit = dict(base.fit)
+    if len(pts) and "op_s" in pts:
+        roof = roofline_s(pts, peak_mac_s, mem_bytes_s)
+        op_s = pts["op_s"].to_numpy(float)
+        ok = (op_s > 0) & (roof > 0)
+        fit["points"] = pts[ok].assign(eta=roof[ok] / op_s[ok]).to_dict("records")
+    return KernelModel(fit, peak_mac_s, mem_bytes_s)
+
+
+def prior_ops(layers: pd.DataFrame, table: str,
+              rates: tuple[float, float] | None = None) -> pd.DataFrame:
+    """Per layer-table row, the op a packaged table prices it as: ``op`` (the TFLite op it
+    becomes, :func:`tflite_op`), ``unit`` (where that op ran when the table was measured: the
+    runtime's placement; XNNPACK's is the same code on ARM as on x86), ``op_class``, the shape
+    features, ``key`` (:func:`prior_key`), and the table's ``eta`` with its ``eta_source``
+    (restated at ``rates = (P, B)`` when given, :func:`rebased_table`)."""
     import pandas as pd
 
-    model = packaged_table(table)
+    model = packaged_table(table) if rates is None else rebased_table(table, *rates)
     pts = model.points
-    if not len(pts) or not len(layers):
-        return np.ones(len(layers))
-    conv = pts[(pts["op"] == "CONV_2D") & (pts["op_class"] == "dense_conv")]
-    ref = float(np.exp(np.median(np.log(conv["eta"])))) if len(conv) else 1.0
-    unit_of = pts.groupby("op")["unit"].agg(lambda u: u.value_counts().index[0]).to_dict()
+    unit_of = (pts.groupby("op")["unit"].agg(lambda u: u.value_counts().index[0]).to_dict()
+               if len(pts) else {})
     ops = pd.DataFrame({"op": [tflite_op(str(o), str(c)) for o, c in
                                zip(layers["op_type"], layers["op_class"], strict=True)],
                         "op_class": layers["op_class"].astype(str).to_numpy(),
                         **shape_features(layers)})
     ops["unit"] = [unit_of.get(o, "xnnpack") for o in ops["op"]]
-    eta, source = model.eta(ops)
-    return np.where(source == "none", 1.0, eta / ref)
+    ops["key"] = [prior_key(o, u, k) for o, u, k in zip(ops["op"], ops["unit"], ops["kernel"],
+                                                       strict=True)]
+    eta, source = model.eta(ops) if len(pts) else (np.ones(len(ops)), np.full(len(ops), "none"))
+    return ops.assign(eta=eta, eta_source=source)
 
 
-__all__ += ["TFLITE_OF_ONNX", "packaged_table", "relative_efficiency", "shape_features", "tflite_op"]
+def covered_keys(layers: Sequence[pd.DataFrame], table: str) -> list[str]:
+    """The op keys (:func:`prior_key`) of the rows that cost time in ``layers`` (roofline
+    ``estimate_latency(...).layers`` tables): what a device fit to those models has seen."""
+    keys: set[str] = set()
+    for t in layers:
+        live = t["time_s"].to_numpy(float) > 0
+        keys.update(prior_ops(t[live], table)["key"])
+    return sorted(keys)
+
+
+def _anchor(pts: pd.DataFrame, covered: frozenset[str], op: str, op_class: str, unit: str
+            ) -> float:
+    """The geometric-mean ``eta`` of the table's points a device fit already covers that are
+    most like an uncovered op: its own op type (other kernel sizes), else its op class on its
+    unit, else dense convolution (compute classes) or elementwise ops (the streaming ones)."""
+    pkey = pts["key"].to_numpy(str)
+    cov = np.array([k in covered for k in pkey])
+    p_op, p_cls, p_unit = (pts[c].to_numpy(str) for c in ("op", "op_class", "unit"))
+    fallback = (p_cls == "dense_conv") if op_class in COMPUTE_CLASSES else (
+        (p_cls == "elementwise") & (p_unit == unit))
+    for mask in (p_op == op, (p_cls == op_class) & (p_unit == unit), fallback):
+        m = cov & mask
+        if m.any():
+            return float(np.exp(np.mean(np.log(pts["eta"].to_numpy(float)[m]))))
+    return math.nan
+
+
+def relative_efficiency(layers: pd.DataFrame, table: str, covered: Sequence[str] = (),
+                        rates: tuple[float, float] | None = None) -> np.ndarray:
+    """Per layer-table row, the efficiency a packaged runtime table gives it relative to the
+    profile's own ``P`` and ``B`` (``[runtime_costs] kernel_table``): the prior of a device that
+    cannot run here.
+
+    Without ``covered``, each row's table efficiency relative to the table's dense convolutions
+    (for a table measured on the device itself). With ``covered`` (``kernel_covered``: the op
+    keys the profile's own fit saw, :func:`covered_keys`), the prior touches only what that fit
+    could not: a row whose key is covered, or has no point, keeps ``eta = 1`` (the fit's ``P``
+    and ``B`` already hold it); an uncovered row placed on the accelerated unit takes
+    ``min(1, eta / eta_anchor)``, ``eta_anchor`` that of the most similar covered points
+    (:func:`_anchor`), both restated at the profile's ``rates = (P, B)``
+    (:func:`rebased_table`; required with ``covered``). The prior only slows an op: the fit's rates are the fastest the device
+    was seen to reach. An uncovered row on the built-in kernels keeps 1: the host's built-in
+    kernels are x86 builds (int8 HARD_SWISH at eta 0.006, scalar), not the phone's NEON ones.
+    """
+    if covered and rates is None:
+        raise ValueError("a covered prior needs the profile's rates (P, B)")
+    ops = prior_ops(layers, table, rates if covered else None)
+    if not len(ops):
+        return np.ones(0)
+    eta, source = ops["eta"].to_numpy(float), ops["eta_source"].to_numpy(str)
+    if not covered:
+        pts = packaged_table(table).points
+        conv = pts[(pts["op"] == "CONV_2D") & (pts["op_class"] == "dense_conv")]
+        ref = float(np.exp(np.median(np.log(conv["eta"])))) if len(conv) else 1.0
+        return np.where(source == "none", 1.0, eta / ref)
+    pts = rebased_table(table, *rates).points  # type: ignore[misc]
+    pts = pts.assign(key=[prior_key(o, u, k) for o, u, k in
+                          zip(pts["op"], pts["unit"], pts["kernel"], strict=True)])
+    cov = frozenset(covered)
+    out = np.ones(len(ops))
+    anchors: dict[tuple[str, str, str], float] = {}
+    for i, (key, op, cls, unit) in enumerate(zip(ops["key"], ops["op"], ops["op_class"],
+                                                 ops["unit"], strict=True)):
+        if key in cov or source[i] == "none" or unit != "xnnpack":
+            continue
+        a = anchors.setdefault((op, cls, unit), _anchor(pts, cov, op, cls, unit))
+        if math.isfinite(a):
+            out[i] = min(1.0, eta[i] / a)
+    return out
+
+
+__all__ += ["COMPUTE_CLASSES", "KERNEL_KEYED", "TFLITE_OF_ONNX", "covered_keys", "packaged_table",
+            "prior_key", "prior_ops", "rebased_table", "relative_efficiency", "shape_features", "tflite_op"]
