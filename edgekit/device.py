@@ -144,6 +144,20 @@ class RuntimeCosts(_Strict):
                                  f"(classes: {', '.join(EFFICIENCY_CLASSES)})")
         return eff
 
+    @field_validator("kernel_covered")
+    @classmethod
+    def _covered_keys(cls, keys: list[str]) -> list[str]:
+        import re
+
+        from edgekit.runtime.efficiency import PRIOR_KEY_RE
+
+        for k in keys:
+            if not re.match(PRIOR_KEY_RE, k):
+                raise ValueError(f"entry '{k}' is not an op key 'OP/class/unit' "
+                                 "or 'OP/class/unit/kK' (scripts/fit_devices.py --write "
+                                 "writes them)")
+        return keys
+
     @model_validator(mode="after")
     def _covered_needs_table(self) -> RuntimeCosts:
         if self.kernel_covered and not self.kernel_table:

@@ -2,6 +2,7 @@
 
     python scripts/fit_devices.py            # print the fit table and leave-one-out errors
     python scripts/fit_devices.py --write    # also update devices/<name>.toml values and sources
+    python scripts/fit_devices.py --prior-effect   # what the phone CPUs' kernel prior changes
 
 Data: edgekit/data/published_latency_mnv4.csv (Qin et al. 2024, Table 6), rows with
 status == "measured", each model at its published resolution. Each device has at most five
@@ -23,6 +24,10 @@ import datetime as dt
 import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from edgekit.device import DeviceProfile
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLISHED = ROOT / "edgekit" / "data" / "published_latency_mnv4.csv"
@@ -70,7 +75,7 @@ def fit_device(name: str, csv: Path) -> dict:
             "profile": dev}
 
 
-def with_prior(dev, table: str, covered: list[str], source: str):
+def with_prior(dev: DeviceProfile, table: str, covered: list[str], source: str) -> DeviceProfile:
     """``dev`` with the kernel-table prior (``[runtime_costs]``: no per-op cost, ``covered``)."""
     from edgekit.device import RuntimeCosts
 
@@ -127,14 +132,14 @@ def write_profile(name: str, res: dict) -> None:
     text = set_section(text, "mem_gb_s", fit.mem_gb_s)
     text = set_section(text, "overhead_ms", fit.overhead_ms)
     if res["covered"]:
-        text = set_prior(text, KERNEL_PRIOR[name], res["covered"])
+        text = set_prior(text, KERNEL_PRIOR[name], res["covered"], res["n"])
     path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
     from edgekit.device import load_profile_file
 
     load_profile_file(path)
 
 
-def set_prior(text: str, table: str, covered: list[str]) -> str:
+def set_prior(text: str, table: str, covered: list[str], n_models: int) -> str:
     """``text`` (a profile) with its ``[runtime_costs]`` section: the kernel-table prior."""
     import json
 
@@ -142,13 +147,15 @@ def set_prior(text: str, table: str, covered: list[str]) -> str:
 
     meta = read_table(ROOT / "edgekit" / "data" / "runtime-tables" / f"{table}.json")
     src = (f"kernel-efficiency prior, not fit: for each op the MobileNetV4 fit never saw (its "
-           f"TFLite op, unit and kernel size not in kernel_covered, which lists what the fit's "
-           f"5 models run), the efficiency that edgekit/data/runtime-tables/{table}.json "
-           f"(LiteRT int8 + XNNPACK, 1 thread, measured by edgekit calibrate on {meta.host}, "
+           f"TFLite op, class, unit and kernel size not in kernel_covered, which lists what the "
+           f"fit's {n_models} models run), the efficiency that "
+           f"edgekit/data/runtime-tables/{table}.json ({meta.runtime} {meta.precision}, "
+           f"{meta.threads} thread(s), measured by edgekit calibrate on {meta.host}, "
            f"{meta.date[:10]}) gives it relative to the covered ops of the same "
            f"type (other kernel sizes) or class, both restated at this profile's P and B, capped "
-           f"at 1; ops on the built-in kernels keep 1 (the x86 wheel's are not the phone's NEON "
-           f"kernels); no per-op cost; written by scripts/fit_devices.py "
+           f"at 1; ops on the built-in kernels, and ops the table prices only by class, keep 1 "
+           f"(the x86 wheel's built-in kernels are not the phone's NEON ones); no per-op cost; "
+           f"written by scripts/fit_devices.py "
            f"({dt.date.today().isoformat()})")
     block = ("[runtime_costs]\nper_op_us = 0\n"
              f"kernel_table = \"{table}\"\n"

@@ -660,18 +660,43 @@ def _prior_point(case: str, op: str, cls: str, unit: str, kernel: int, macs: flo
                  nbytes: float, op_s: float) -> dict:
     return {"case": case, "op": op, "op_class": cls, "unit": unit, "dtype": "int8",
             "kernel": kernel, "stride": 1, "cin": 8, "cout": 8, "spatial": 64, "macs": macs,
-            "bytes": nbytes, "op_s": op_s, "eta": 1.0}
+            "bytes": nbytes, "op_s": op_s,  # eta at the table's own rates, 200 GMAC/s, 20 GB/s
+            "eta": max(macs / 200e9, nbytes / 20e9) / op_s}
+
+
+class _PriorNet:
+    """A tiny network of what a prior tells apart: a 1x1 conv, a residual add, 3x3 and 7x7
+    depthwise convs, h-swish, a max pool and a transpose."""
+
+    @staticmethod
+    def make():  # noqa: ANN205
+        import torch
+
+        class Net(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.pw = torch.nn.Conv2d(3, 8, 1)
+                self.dw3 = torch.nn.Conv2d(8, 8, 3, padding=1, groups=8)
+                self.dw7 = torch.nn.Conv2d(8, 8, 7, padding=3, groups=8)
+                self.act = torch.nn.Hardswish()
+                self.pool = torch.nn.MaxPool2d(3, 1, 1)
+
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                y = self.pw(x)
+                y = self.act(self.dw7(self.dw3(y) + y))
+                return self.pool(y).permute(0, 2, 3, 1)
+
+        return Net().eval()
 
 
 def test_covered_prior_scales_only_what_the_fit_never_saw(monkeypatch: pytest.MonkeyPatch
                                                           ) -> None:
     """With ``kernel_covered``, a row the device's own fit covered keeps 1; an uncovered 7x7
     depthwise conv takes the host's speed of 7x7 against 3x3 at the profile's rates (a ratio
-    computed here by hand); an uncovered max pool is anchored to the covered elementwise ops; an
-    op on the built-in kernels keeps 1; nothing is made faster than the fit's rates."""
-    import torch
-
-    from edgekit.roofline import estimate_latency, layer_table
+    computed here by hand); an uncovered max pool is anchored to the covered elementwise ops;
+    h-swish on the built-in kernels keeps 1, however slow the host ran it; nothing is made
+    faster than the fit's rates."""
+    from edgekit.roofline import layer_table
     from edgekit.runtime import efficiency
 
     P, B = 100e9, 5e9
@@ -680,30 +705,19 @@ def test_covered_prior_scales_only_what_the_fit_never_saw(monkeypatch: pytest.Mo
         _prior_point("dw7", "DEPTHWISE_CONV_2D", "depthwise", "xnnpack", 7, 49 * 512, 1400, 5e-5),
         _prior_point("pw", "CONV_2D", "dense_conv", "xnnpack", 1, 64 * 64, 1100, 1e-6),
         _prior_point("add", "ADD", "elementwise", "xnnpack", 0, 0, 1536, 4e-7),
-        _prior_point("max", "MAX_POOL_2D", "pool", "xnnpack", 3, 0, 640, 1e-6),
+        _prior_point("max", "MAX_POOL_2D", "pool", "xnnpack", 0, 0, 640, 1e-6),
         _prior_point("fast", "TRANSPOSE", "data_movement", "xnnpack", 0, 0, 1024, 1e-9),
+        _prior_point("hsw", "HARD_SWISH", "activation", "builtin", 0, 0, 1024, 1e-3),
     ]
     model = KernelModel({"fixed": {}, "points": pts}, 200e9, 20e9)
     monkeypatch.setattr(efficiency, "packaged_table", lambda name: model)
+    t = layer_table(_PriorNet.make(), 8, cache=False)
+    covered = ["CONV_2D/dense_conv/xnnpack/k1", "DEPTHWISE_CONV_2D/depthwise/xnnpack/k3",
+               "ADD/elementwise/xnnpack"]
     efficiency.rebased_table.cache_clear()
-
-    class Net(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.pw = torch.nn.Conv2d(3, 8, 1)
-            self.dw3 = torch.nn.Conv2d(8, 8, 3, padding=1, groups=8)
-            self.dw7 = torch.nn.Conv2d(8, 8, 7, padding=3, groups=8)
-            self.pool = torch.nn.MaxPool2d(3, 1, 1)
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            y = self.pw(x)
-            y = self.dw7(self.dw3(y) + y)
-            return self.pool(y).permute(0, 2, 3, 1)
-
-    t = layer_table(Net().eval(), 8, cache=False)
-    covered = ["CONV_2D/xnnpack/k1", "DEPTHWISE_CONV_2D/xnnpack/k3", "ADD/xnnpack"]
     try:
         eff = efficiency.relative_efficiency(t, "synthetic", covered, (P, B))
+        plain = efficiency.relative_efficiency(t, "synthetic")
     finally:
         efficiency.rebased_table.cache_clear()
     ops = efficiency.prior_ops(t, "synthetic")
@@ -712,36 +726,58 @@ def test_covered_prior_scales_only_what_the_fit_never_saw(monkeypatch: pytest.Mo
     def rebased(p: dict) -> float:
         return max(p["macs"] / P, p["bytes"] / B) / p["op_s"]
 
-    dw3, dw7, _, add, mx, _ = pts
-    assert by_key["CONV_2D/xnnpack/k1"] == 1.0 and by_key["DEPTHWISE_CONV_2D/xnnpack/k3"] == 1.0
-    assert by_key["DEPTHWISE_CONV_2D/xnnpack/k7"] == pytest.approx(rebased(dw7) / rebased(dw3))
-    assert by_key["MAX_POOL_2D/xnnpack/k3"] == pytest.approx(rebased(mx) / rebased(add))
-    assert by_key["TRANSPOSE/xnnpack"] == 1.0  # faster than the anchor: capped at the fit's rates
-    assert 0.0 < by_key["DEPTHWISE_CONV_2D/xnnpack/k7"] < 0.5
-    # the same rows at the table's own rates (no covered list): each relative to dense conv
-    assert not np.allclose(efficiency.relative_efficiency(t, "synthetic"), eff)
-    assert estimate_latency(t, "pixel6-cpu").latency_s > 0  # the shipped profile still predicts
+    dw3, dw7, _, add, mx, _, _ = pts
+    assert by_key["CONV_2D/dense_conv/xnnpack/k1"] == 1.0
+    assert by_key["DEPTHWISE_CONV_2D/depthwise/xnnpack/k3"] == 1.0
+    assert by_key["DEPTHWISE_CONV_2D/depthwise/xnnpack/k7"] == pytest.approx(
+        rebased(dw7) / rebased(dw3))
+    assert 0.0 < by_key["DEPTHWISE_CONV_2D/depthwise/xnnpack/k7"] < 0.5
+    assert by_key["MAX_POOL_2D/pool/xnnpack"] == pytest.approx(rebased(mx) / rebased(add))
+    assert by_key["TRANSPOSE/data_movement/xnnpack"] == 1.0  # faster than its anchor: capped
+    assert by_key["HARD_SWISH/activation/builtin"] == 1.0
+    # without a covered list every row is relative to dense conv, the slow h-swish included
+    hsw = ops["key"].to_numpy() == "HARD_SWISH/activation/builtin"
+    assert hsw.any() and (plain[hsw] < 0.01).all()
 
 
 def test_shipped_phone_cpu_prior_leaves_its_fit_alone() -> None:
-    """pixel6-cpu's prior covers every op the MobileNetV4 fit ran: its rows there keep their
-    roofline time; a large-kernel depthwise conv, which the fit never saw, is slowed."""
+    """pixel6-cpu's and s23-cpu's prior keeps every covered row at its roofline time, and slows
+    a 7x7 depthwise conv, which their MobileNetV4 fit never saw."""
     from edgekit.device import load_device
     from edgekit.roofline import estimate_latency, layer_table
     from edgekit.runtime.efficiency import prior_ops
 
-    dev = load_device("pixel6-cpu")
-    rc = dev.runtime_costs
-    assert rc is not None and rc.kernel_table and "DEPTHWISE_CONV_2D/xnnpack/k3" in rc.kernel_covered
-    t = layer_table("test_mobilenetv4")
-    est = estimate_latency(t, dev)
-    keys = prior_ops(t, rc.kernel_table)["key"].to_numpy()
-    eff = est.layers["efficiency"].to_numpy()
-    covered = np.isin(keys, rc.kernel_covered)
-    assert (eff[covered] == 1.0).all() and (eff <= 1.0).all() and (eff > 0).all()
-    plain = estimate_latency(t, dev.model_copy(update={"runtime_costs": None}))
-    np.testing.assert_allclose(est.layers["time_s"].to_numpy()[covered],
-                               plain.layers["time_s"].to_numpy()[covered])
+    t = layer_table(_PriorNet.make(), 16, cache=False)
+    for name in ("pixel6-cpu", "s23-cpu"):
+        dev = load_device(name)
+        rc = dev.runtime_costs
+        assert rc is not None and rc.kernel_table and rc.kernel_covered
+        est = estimate_latency(t, dev)
+        keys = prior_ops(t, rc.kernel_table)["key"].to_numpy()
+        eff = est.layers["efficiency"].to_numpy()
+        covered = np.isin(keys, rc.kernel_covered)
+        assert covered.any() and (eff[covered] == 1.0).all()
+        assert (eff <= 1.0).all() and (eff > 0).all()
+        assert (eff[keys == "DEPTHWISE_CONV_2D/depthwise/xnnpack/k7"] < 0.5).all()
+        plain = estimate_latency(t, dev.model_copy(update={"runtime_costs": None}))
+        np.testing.assert_allclose(est.layers["time_s"].to_numpy()[covered],
+                                   plain.layers["time_s"].to_numpy()[covered])
+        assert est.latency_s > plain.latency_s
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["pixel6-cpu", "s23-cpu"])
+def test_phone_cpu_prior_covers_every_op_of_its_fit(name: str) -> None:
+    """Every op the MobileNetV4 models of the fit run is in the shipped ``kernel_covered``: the
+    prior leaves the fitted rows exactly where the fit put them."""
+    from edgekit.device import load_device
+    from edgekit.roofline import estimate_latency, layer_table
+
+    dev = load_device(name)
+    for model in ("mobilenetv4_conv_small", "mobilenetv4_conv_medium", "mobilenetv4_conv_large",
+                  "mobilenetv4_hybrid_medium", "mobilenetv4_hybrid_large"):
+        est = estimate_latency(layer_table(model), dev)
+        assert (est.layers["efficiency"].to_numpy() == 1.0).all(), model
 
 
 def test_kernel_covered_needs_a_table(tmp_path: Path) -> None:
@@ -751,9 +787,24 @@ def test_kernel_covered_needs_a_table(tmp_path: Path) -> None:
     from edgekit.errors import EdgekitError
 
     text = (files("edgekit.devices") / "pixel4-dsp.toml").read_text(encoding="utf-8")
-    text += ('\n[runtime_costs]\nper_op_us = 0\nkernel_covered = ["ADD/xnnpack"]\n'
+    text += ('\n[runtime_costs]\nper_op_us = 0\nkernel_covered = ["ADD/elementwise/xnnpack"]\n'
              'source = "test"\nconfidence = "low"\n')
     path = tmp_path / "bad.toml"
     path.write_text(text.replace('name = "pixel4-dsp"', 'name = "bad"'), encoding="utf-8")
     with pytest.raises(EdgekitError, match="kernel_covered without kernel_table"):
+        load_profile_file(path)
+
+
+def test_kernel_covered_entries_are_op_keys(tmp_path: Path) -> None:
+    from importlib.resources import files
+
+    from edgekit.device import load_profile_file
+    from edgekit.errors import EdgekitError
+
+    text = (files("edgekit.devices") / "pixel4-dsp.toml").read_text(encoding="utf-8")
+    text += ('\n[runtime_costs]\nper_op_us = 0\nkernel_table = "host-litert-xnnpack-int8-1t"\n'
+             'kernel_covered = ["ADD/xnnpack"]\nsource = "test"\nconfidence = "low"\n')
+    path = tmp_path / "bad.toml"
+    path.write_text(text.replace('name = "pixel4-dsp"', 'name = "bad"'), encoding="utf-8")
+    with pytest.raises(EdgekitError, match="entry 'ADD/xnnpack' is not an op key"):
         load_profile_file(path)

@@ -98,8 +98,12 @@ def run(args: argparse.Namespace) -> int:
             "more models, fix the ridge (--ridge or --fix-ridge) or drop the overhead "
             "(--no-overhead)")
     costs = []
+    # The fitted profile is a plain roofline (no [runtime_costs]): fit it on plain costs, not on
+    # costs a base's kernel-table prior has scaled (pixel6-cpu, s23-cpu).
+    plain = (base.model_copy(update={"runtime_costs": None})
+             if base.runtime_costs is not None and base.runtime_costs.kernel_table else base)
     for r in df.itertuples():
-        c, _ = model_costs(r.model, base, resolution=r.resolution, deploy=bool(r.deploy))
+        c, _ = model_costs(r.model, plain, resolution=r.resolution, deploy=bool(r.deploy))
         costs.append(c)
     meas = df["latency_ms"].to_numpy() / 1e3
     reports = fit_modes(costs, meas, ridge=ridge, overhead=not args.no_overhead,

@@ -21,7 +21,8 @@ QNN delegate on a Hexagon NPU) adds what the software costs, in the same formula
 ``eta_c`` is the kernel efficiency of layer ``i``'s op class (1.0 for dense convolution and for
 every class the profile does not list; one number per class scales both rates), or, for a profile
 with ``kernel_table``, of the op itself: a packaged runtime table's efficiency for that op type,
-unit and shape relative to its dense convolutions (a prior measured on another host,
+unit and shape relative to its dense convolutions, or, with ``kernel_covered``, relative to the
+ops the profile's own fit covered, for the other ops only (a prior measured on another host,
 :func:`edgekit.runtime.efficiency.relative_efficiency`), ``n_ops_run`` the
 number of ops the runtime executes, from the runtime's op-count model (the graph that runs:
 :func:`edgekit.runtime.ops_run`), ``c_op`` the per-op dispatch cost, ``n_slices`` the 2-D

@@ -231,16 +231,22 @@ def shape_features(t: pd.DataFrame) -> dict[str, list[int]]:
 
 
 # Ops whose kernels are specialised by filter size: a device fit that saw 3x3 and 5x5 depthwise
-# convolutions says nothing of a 7x7 one (XNNPACK int8: eta 0.10 at 3x3, 0.009 from 7x7 up).
-KERNEL_KEYED = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D"})
+# convolutions says nothing of a 7x7 one (host XNNPACK int8, restated at pixel6-cpu's P and B:
+# 7x7 and larger run at 1/12-1/20 of the 3x3 and 5x5 rate).
+KERNEL_KEYED = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D"})
 # Op classes that run from the MAC rate; every other class streams memory.
 COMPUTE_CLASSES = frozenset({"dense_conv", "grouped_conv", "linear", "matmul"})
 
 
-def prior_key(op: str, unit: str, kernel: float) -> str:
-    """How a device fit's coverage is written (``[runtime_costs] kernel_covered``): ``OP/unit``,
-    with ``/kK`` for the ops of :data:`KERNEL_KEYED`, e.g. ``DEPTHWISE_CONV_2D/xnnpack/k5``."""
-    return f"{op}/{unit}/k{int(kernel)}" if op in KERNEL_KEYED else f"{op}/{unit}"
+def prior_key(op: str, op_class: str, unit: str, kernel: float) -> str:
+    """How a device fit's coverage is written (``[runtime_costs] kernel_covered``):
+    ``OP/class/unit``, with ``/kK`` for the ops of :data:`KERNEL_KEYED` (a grouped CONV_2D is
+    not a dense one), e.g. ``DEPTHWISE_CONV_2D/depthwise/xnnpack/k5``."""
+    base = f"{op}/{op_class}/{unit}"
+    return f"{base}/k{int(kernel)}" if op in KERNEL_KEYED else base
+
+
+PRIOR_KEY_RE = r"^[A-Z0-9_]+/[a-z_]+/[a-z0-9_]+(/k[0-9]+)?$"
 
 
 @functools.cache
@@ -253,10 +259,13 @@ def rebased_table(name: str, peak_mac_s: float, mem_bytes_s: float) -> KernelMod
     base = packaged_table(name)
     pts = base.points
     fit = dict(base.fit)
-    if len(pts) and "op_s" in pts:
+    if len(pts):
+        if "op_s" not in pts:
+            raise ValueError(f"packaged runtime table '{name}' has no measured op times "
+                             "(op_s) to restate its efficiencies from")
         roof = roofline_s(pts, peak_mac_s, mem_bytes_s)
         op_s = pts["op_s"].to_numpy(float)
-        ok = (op_s > 0) & (roof > 0)
+        ok = (op_s > 0) & (roof > 0)  # a point with no time or no work says nothing of a rate
         fit["points"] = pts[ok].assign(eta=roof[ok] / op_s[ok]).to_dict("records")
     return KernelModel(fit, peak_mac_s, mem_bytes_s)
 
@@ -279,8 +288,8 @@ def prior_ops(layers: pd.DataFrame, table: str,
                         "op_class": layers["op_class"].astype(str).to_numpy(),
                         **shape_features(layers)})
     ops["unit"] = [unit_of.get(o, "xnnpack") for o in ops["op"]]
-    ops["key"] = [prior_key(o, u, k) for o, u, k in zip(ops["op"], ops["unit"], ops["kernel"],
-                                                       strict=True)]
+    ops["key"] = [prior_key(o, c, u, k) for o, c, u, k in
+                  zip(ops["op"], ops["op_class"], ops["unit"], ops["kernel"], strict=True)]
     eta, source = model.eta(ops) if len(pts) else (np.ones(len(ops)), np.full(len(ops), "none"))
     return ops.assign(eta=eta, eta_source=source)
 
@@ -321,13 +330,15 @@ def relative_efficiency(layers: pd.DataFrame, table: str, covered: Sequence[str]
     Without ``covered``, each row's table efficiency relative to the table's dense convolutions
     (for a table measured on the device itself). With ``covered`` (``kernel_covered``: the op
     keys the profile's own fit saw, :func:`covered_keys`), the prior touches only what that fit
-    could not: a row whose key is covered, or has no point, keeps ``eta = 1`` (the fit's ``P``
-    and ``B`` already hold it); an uncovered row placed on the accelerated unit takes
-    ``min(1, eta / eta_anchor)``, ``eta_anchor`` that of the most similar covered points
-    (:func:`_anchor`), both restated at the profile's ``rates = (P, B)``
-    (:func:`rebased_table`; required with ``covered``). The prior only slows an op: the fit's rates are the fastest the device
-    was seen to reach. An uncovered row on the built-in kernels keeps 1: the host's built-in
-    kernels are x86 builds (int8 HARD_SWISH at eta 0.006, scalar), not the phone's NEON ones.
+    could not: a row whose key is covered keeps ``eta = 1`` (the fit's ``P`` and ``B`` already
+    hold it); an uncovered row placed on the accelerated unit whose own op type the table
+    measured (``eta_source == "op"``) takes ``min(1, eta / eta_anchor)``, ``eta_anchor`` that
+    of the most similar covered points (:func:`_anchor`), both restated at the profile's
+    ``rates = (P, B)`` (:func:`rebased_table`; required with ``covered``). The prior only slows
+    an op: the fit's rates are the fastest the device was seen to reach. Every other row keeps
+    1: one the table prices only by its class, one with no covered anchor, and one on the
+    built-in kernels, whose host builds are x86 code (int8 HARD_SWISH at 1/36 of XNNPACK's
+    sigmoid rate here, scalar), not the phone's NEON kernels.
     """
     if covered and rates is None:
         raise ValueError("a covered prior needs the profile's rates (P, B)")
@@ -341,16 +352,19 @@ def relative_efficiency(layers: pd.DataFrame, table: str, covered: Sequence[str]
         ref = float(np.exp(np.median(np.log(conv["eta"])))) if len(conv) else 1.0
         return np.where(source == "none", 1.0, eta / ref)
     pts = rebased_table(table, *rates).points  # type: ignore[misc]
-    pts = pts.assign(key=[prior_key(o, u, k) for o, u, k in
-                          zip(pts["op"], pts["unit"], pts["kernel"], strict=True)])
+    pts = pts.assign(key=[prior_key(o, c, u, k) for o, c, u, k in
+                          zip(pts["op"], pts["op_class"], pts["unit"], pts["kernel"],
+                              strict=True)])
     cov = frozenset(covered)
     out = np.ones(len(ops))
     anchors: dict[tuple[str, str, str], float] = {}
     for i, (key, op, cls, unit) in enumerate(zip(ops["key"], ops["op"], ops["op_class"],
                                                  ops["unit"], strict=True)):
-        if key in cov or source[i] == "none" or unit != "xnnpack":
+        if key in cov or source[i] != "op" or unit != "xnnpack":
             continue
-        a = anchors.setdefault((op, cls, unit), _anchor(pts, cov, op, cls, unit))
+        if (op, cls, unit) not in anchors:
+            anchors[op, cls, unit] = _anchor(pts, cov, op, cls, unit)
+        a = anchors[op, cls, unit]
         if math.isfinite(a):
             out[i] = min(1.0, eta[i] / a)
     return out
