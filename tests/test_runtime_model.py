@@ -745,7 +745,7 @@ def test_shipped_phone_cpu_prior_leaves_its_fit_alone() -> None:
     a 7x7 depthwise conv, which their MobileNetV4 fit never saw."""
     from edgekit.device import load_device
     from edgekit.roofline import estimate_latency, layer_table
-    from edgekit.runtime.efficiency import prior_ops
+    from edgekit.runtime.efficiency import prior_effect, prior_ops
 
     t = layer_table(_PriorNet.make(), 16, cache=False)
     for name in ("pixel6-cpu", "s23-cpu"):
@@ -763,6 +763,11 @@ def test_shipped_phone_cpu_prior_leaves_its_fit_alone() -> None:
         np.testing.assert_allclose(est.layers["time_s"].to_numpy()[covered],
                                    plain.layers["time_s"].to_numpy()[covered])
         assert est.latency_s > plain.latency_s
+        effect = prior_effect(est.layers)
+        assert "DEPTHWISE_CONV_2D/depthwise/xnnpack/k7" in set(effect["key"])
+        assert (effect["factor"] > 1).all()
+        assert effect["added_s"].sum() == pytest.approx(est.latency_s - plain.latency_s)
+        assert prior_effect(plain.layers).empty
 
 
 @pytest.mark.slow

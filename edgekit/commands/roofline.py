@@ -127,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
         _plots(Path(args.plots), summary, estimates)
     if "-" not in (args.csv, args.json):
         _print(out, summary, args.layers)
+        _print_prior(tables, devices)
         if args.placement:
             _print_placement(models, tables, devices, args)
     return 0
@@ -176,6 +177,35 @@ def _print_placement(models: list[str], tables: list[Any], devices: list[Any],
     print("\nplacement: where each op runs (source runtime = read from this host's LiteRT, "
           "profile = the profile's op lists)")
     print_table(placement_rows(models, tables, devices, args))
+
+
+def prior_rows(tables: list[Any], devices: list[Any]) -> list[dict[str, Any]]:
+    """One row per model x device x op key that a profile's kernel prior slowed."""
+    from edgekit.roofline import estimate_latency
+    from edgekit.runtime.efficiency import prior_effect
+
+    rows = []
+    for dev in devices:
+        if dev.runtime_costs is None or not dev.runtime_costs.kernel_table:
+            continue
+        for table in tables:
+            est = estimate_latency(table, dev)
+            for r in prior_effect(est.layers).itertuples():
+                rows.append({"model": table.attrs.get("model", ""), "device": dev.name,
+                             "op": r.key, "count": int(r.count), "slowdown": f"x{r.factor:.3g}",
+                             "added_ms": round(r.added_s * 1e3, 3),
+                             "of_latency_pct": round(r.added_s / est.latency_s * 100, 1)})
+    return rows
+
+
+def _print_prior(tables: list[Any], devices: list[Any]) -> None:
+    from edgekit.commands._output import print_table
+
+    rows = prior_rows(tables, devices)
+    if rows:
+        print("\nkernel prior: ops the device's own fit never saw, slowed by the host-measured "
+              "efficiency of their kernels (see the profile's [runtime_costs] source)")
+        print_table(rows)
 
 
 def _tables(models: list[str], args: argparse.Namespace) -> list[Any]:

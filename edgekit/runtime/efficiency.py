@@ -370,5 +370,29 @@ def relative_efficiency(layers: pd.DataFrame, table: str, covered: Sequence[str]
     return out
 
 
+def prior_effect(layers: pd.DataFrame) -> pd.DataFrame:
+    """What a kernel-table prior did to one estimate (``estimate_latency(...).layers`` of a
+    profile with ``kernel_table``): per op key it slowed, ``count``, the median slowdown
+    ``factor`` (``1 / eta``) and ``added_s``, the time it added; slowest first. Empty when the
+    profile has no prior or it slowed nothing."""
+    import pandas as pd
+
+    cols = ["key", "count", "factor", "added_s"]
+    table = layers.attrs.get("kernel_table")
+    if not table or "efficiency" not in layers or not len(layers):
+        return pd.DataFrame(columns=cols)
+    eff = layers["efficiency"].to_numpy(float)
+    slowed = (eff < 1.0) & (layers["time_s"].to_numpy(float) > 0)
+    if not slowed.any():
+        return pd.DataFrame(columns=cols)
+    rows = layers[slowed]
+    df = pd.DataFrame({"key": prior_ops(rows, table)["key"].to_numpy(),
+                       "factor": 1.0 / eff[slowed],
+                       "added_s": rows["time_s"].to_numpy(float) * (1.0 - eff[slowed])})
+    out = df.groupby("key").agg(count=("factor", "size"), factor=("factor", "median"),
+                                added_s=("added_s", "sum")).reset_index()
+    return out.sort_values("added_s", ascending=False, kind="stable")[cols].reset_index(drop=True)
+
+
 __all__ += ["COMPUTE_CLASSES", "KERNEL_KEYED", "TFLITE_OF_ONNX", "covered_keys", "packaged_table",
-            "prior_key", "prior_ops", "rebased_table", "relative_efficiency", "shape_features", "tflite_op"]
+            "prior_effect", "prior_key", "prior_ops", "rebased_table", "relative_efficiency", "shape_features", "tflite_op"]
