@@ -187,3 +187,13 @@ def test_failed_exports_name_each_conversion_once_with_the_targets_sharing_it() 
     assert len(rows) == 1 and "pixel7-gpu, s23-npu" in rows[0] and why in rows[0]
     assert "shares the" not in rows[0]  # the error shown is the one of the target that made it
     assert failed_exports(matrix.assign(error="")) == []
+
+
+def test_trust_line_names_a_profiles_kernel_prior() -> None:
+    """The report's "how far to trust it" says when a phone CPU's numbers carry the x86 kernel
+    prior, and says nothing of one for a profile without it."""
+    from edgekit.report.readme import _kernel_prior
+
+    line = _kernel_prior("pixel6-cpu")
+    assert "host-litert-xnnpack-int8-1t" in line and "never saw" in line and "low" in line
+    assert _kernel_prior("pixel8-edgetpu") == ""

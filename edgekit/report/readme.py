@@ -72,6 +72,9 @@ def _trust(devices: pd.DataFrame, device: str, validations: list[dict[str, Any]]
                      "scale was fit to them)")
     else:
         parts.append("no published measurement to compare with")
+    prior = _kernel_prior(device)
+    if prior:
+        parts.append(prior)
     fitted = [v for v in validations if v.get("fitted_err") is not None]
     if fitted:
         v = fitted[0]
@@ -79,6 +82,19 @@ def _trust(devices: pd.DataFrame, device: str, validations: list[dict[str, Any]]
                      f"is {v['fitted_err']:.0f}% and the calibrated one's "
                      f"{v['calibrated_err']:.0f}%")
     return "; ".join(parts)
+
+
+def _kernel_prior(device: str) -> str:
+    """A line on the profile's kernel-table prior, if it has one (``[runtime_costs]``)."""
+    from edgekit.device import load_device
+
+    rc = load_device(device).runtime_costs
+    if rc is None or not rc.kernel_table:
+        return ""
+    what = ("the ops its own fit never saw" if rc.kernel_covered else "every op")
+    return (f"{what} take a kernel-efficiency prior measured on this project's x86 host "
+            f"(`{rc.kernel_table}`, confidence {rc.confidence.value}); `edgekit roofline MODEL "
+            f"--device {device}` lists the ops it slowed and by how much")
 
 
 def _best_wide(best: pd.DataFrame) -> pd.DataFrame:
