@@ -556,8 +556,9 @@ def test_fit_takes_the_profilers_op_time_over_the_subtraction() -> None:
 
 def test_profiled_op_times_take_their_level_from_the_timing() -> None:
     """A profile taken in a slower spell than the timing's fastest round (every kernel 2x) is
-    scaled by the profiled runs' own wall time (``"<run>"``): the op keeps its share of the
-    case, the level comes from the timed latency less the fitted invoke cost."""
+    scaled by the sum of its kernel times: the op keeps its share of the case, the level comes
+    from the timed latency less the fitted invoke and dispatch costs; the profiler's own time
+    between kernels (a profiled run longer than its kernels) changes nothing."""
     import json
 
     P, B, invoke, c_op = 50e9, 10e9, 1e-5, 1e-6
@@ -572,7 +573,7 @@ def test_profiled_op_times_take_their_level_from_the_timing() -> None:
             {"case": "t2", "artifact": "t2", "fixed_cost": True, "latency_s": invoke + 2 * c_op},
             # timed: conv 2 ms + reorder 0.1 ms; profiled in a spell twice as slow
             {"case": "c", "artifact": "c", "fixed_cost": False, "op_class": "dense_conv",
-             "latency_s": invoke + 2.1e-3,
+             "latency_s": invoke + 2 * c_op + 2.1e-3,
              "node_s": json.dumps({"conv": 4e-3, "tr": 2e-4, "<run>": 4.2e-3})}]
     for r in rows[:2]:
         r["node_s"] = ""
@@ -584,7 +585,10 @@ def test_profiled_op_times_take_their_level_from_the_timing() -> None:
 
     scaled = fit(rows)
     assert scaled["fixed"]["invoke_s"] == pytest.approx(invoke, rel=1e-6)
-    assert scaled["points"][0]["eta"] == pytest.approx(0.5, rel=1e-6)  # (5e7 / 50e9) / 2e-3
+    assert scaled["points"][0]["eta"] == pytest.approx(0.5, rel=1e-4)  # (5e7 / 50e9) / 2e-3
+    # the profiler's work between kernels: a longer profiled run, the same kernels
+    rows[2]["node_s"] = json.dumps({"conv": 4e-3, "tr": 2e-4, "<run>": 5.0e-3})
+    assert fit(rows)["points"][0]["eta"] == pytest.approx(0.5, rel=1e-4)
     # an older table's profile, without its run time, is taken as it is: the conv at 4 ms
     rows[2]["node_s"] = json.dumps({"conv": 4e-3, "tr": 2e-4})
     assert fit(rows)["points"][0]["eta"] == pytest.approx(0.25, rel=1e-6)

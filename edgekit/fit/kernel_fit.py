@@ -110,18 +110,26 @@ def _fixed_costs(cases: Sequence[dict[str, Any]], units: list[str]) -> dict[str,
             "rms_residual_s": float(np.sqrt(np.mean(resid ** 2)))}
 
 
-def _profile_scale(case: dict[str, Any], invoke_s: float) -> float:
+def _profile_scale(case: dict[str, Any], fixed_s: float) -> float:
     """What puts a case's profiled kernel times on the scale of its timing: the timed latency
-    (less the invoke cost) over the profiled runs' own wall time (``"<run>"`` in ``node_s``).
+    less its fixed costs (``fixed_s``: invoke and per-op dispatch) over the sum of the profiled
+    kernel times (every node of ``node_s`` but ``"<run>"``).
 
     The profile is taken after the timing rounds, in one window of 30 runs; at 2 threads on this
     VM such a window can fall in a contended spell and run 1.5-2x slower than the fastest round
     the latency keeps (measured: profiled 3x3 convs at 2.0 ms in cases timed at 1.07 ms).
-    Scaling by the run's own wall time keeps the profile's split of the case between its ops
-    and takes the level from the timing. A profile without its run time is taken as it is.
+    Scaling keeps the profile's split of the case between its ops and takes the level from the
+    timing. The profiled runs' own wall time (``"<run>"``) is not the scale: it also holds the
+    profiler's own work between kernels, which an unprofiled run does not do (onnxruntime
+    1.31, a 1x1 conv case on host A: kernels 0.392 ms of a 0.422 ms profiled run, timed at
+    0.320 ms); dividing by it took the op x0.93 its share of the timing, more in cases of
+    short kernels. A profile without its run time (an older table) is taken as it is.
     """
-    run_s = float(case["node_s"].get(RUN_KEY, 0.0))
-    return max(case["measured_s"] - invoke_s, 0.0) / run_s if run_s > 0 else 1.0
+    nodes = case["node_s"]
+    kernels_s = float(sum(v for k, v in nodes.items() if k != RUN_KEY))
+    if float(nodes.get(RUN_KEY, 0.0)) <= 0 or kernels_s <= 0:
+        return 1.0
+    return max(case["measured_s"] - fixed_s, 0.0) / kernels_s
 
 
 def case_ops(artifact: str, runtime: str, *, threads: int = 1) -> tuple[pd.DataFrame, int]:
@@ -266,7 +274,8 @@ def fit_kernel_table(timings: pd.DataFrame, *, runtime: str, precision: str, pea
             others = float(times["time_s"].sum() - times["time_s"].iloc[main])
             op = ops.iloc[main]
             profiled = c["node_s"].get(str(op.get("name", "")))  # the profiler's time of it
-            own = profiled * _profile_scale(c, model.invoke_s) if profiled is not None else (
+            fixed_s = model.invoke_s + sum(model.per_op_s.get(str(u), 0.0) for u in ops["unit"])
+            own = profiled * _profile_scale(c, fixed_s) if profiled is not None else (
                 c["measured_s"] - model.invoke_s - c["partitions"] * model.per_partition_s
                 - others - model.per_op_s.get(str(op["unit"]), 0.0))
             resolved = own > MIN_OP_SHARE * c["measured_s"] and (
