@@ -467,17 +467,22 @@ def test_profile_kernel_table_prior_scales_ops(tmp_path: Path) -> None:
     np.testing.assert_allclose(costs.bytes[live], plain.layers["bytes"].to_numpy()[live] / eff[live])
 
 
-def test_profile_kernel_table_must_be_packaged(tmp_path: Path) -> None:
+def _bad_runtime_costs(tmp_path: Path, body: str) -> Path:
+    """pixel4-dsp's profile, renamed ``bad``, with ``[runtime_costs]`` holding ``body``."""
     from importlib.resources import files
 
+    text = (files("edgekit.devices") / "pixel4-dsp.toml").read_text(encoding="utf-8")
+    text += f'\n[runtime_costs]\nper_op_us = 0\n{body}source = "test"\nconfidence = "low"\n'
+    path = tmp_path / "bad.toml"
+    path.write_text(text.replace('name = "pixel4-dsp"', 'name = "bad"'), encoding="utf-8")
+    return path
+
+
+def test_profile_kernel_table_must_be_packaged(tmp_path: Path) -> None:
     from edgekit.device import load_profile_file
     from edgekit.errors import EdgekitError
 
-    text = (files("edgekit.devices") / "pixel4-dsp.toml").read_text(encoding="utf-8")
-    text += ('\n[runtime_costs]\nper_op_us = 0\nkernel_table = "host-litert-xnnpak-int8-1t"\n'
-             'source = "test"\nconfidence = "low"\n')
-    path = tmp_path / "bad.toml"
-    path.write_text(text.replace('name = "pixel4-dsp"', 'name = "bad"'), encoding="utf-8")
+    path = _bad_runtime_costs(tmp_path, 'kernel_table = "host-litert-xnnpak-int8-1t"\n')
     with pytest.raises(EdgekitError, match="did you mean 'host-litert-xnnpack-int8-1t'"):
         load_profile_file(path)
 
@@ -790,30 +795,19 @@ def test_phone_cpu_prior_covers_every_op_of_its_fit(name: str) -> None:
 
 
 def test_kernel_covered_needs_a_table(tmp_path: Path) -> None:
-    from importlib.resources import files
-
     from edgekit.device import load_profile_file
     from edgekit.errors import EdgekitError
 
-    text = (files("edgekit.devices") / "pixel4-dsp.toml").read_text(encoding="utf-8")
-    text += ('\n[runtime_costs]\nper_op_us = 0\nkernel_covered = ["ADD/elementwise/xnnpack"]\n'
-             'source = "test"\nconfidence = "low"\n')
-    path = tmp_path / "bad.toml"
-    path.write_text(text.replace('name = "pixel4-dsp"', 'name = "bad"'), encoding="utf-8")
+    path = _bad_runtime_costs(tmp_path, 'kernel_covered = ["ADD/elementwise/xnnpack"]\n')
     with pytest.raises(EdgekitError, match="kernel_covered without kernel_table"):
         load_profile_file(path)
 
 
 def test_kernel_covered_entries_are_op_keys(tmp_path: Path) -> None:
-    from importlib.resources import files
-
     from edgekit.device import load_profile_file
     from edgekit.errors import EdgekitError
 
-    text = (files("edgekit.devices") / "pixel4-dsp.toml").read_text(encoding="utf-8")
-    text += ('\n[runtime_costs]\nper_op_us = 0\nkernel_table = "host-litert-xnnpack-int8-1t"\n'
-             'kernel_covered = ["ADD/xnnpack"]\nsource = "test"\nconfidence = "low"\n')
-    path = tmp_path / "bad.toml"
-    path.write_text(text.replace('name = "pixel4-dsp"', 'name = "bad"'), encoding="utf-8")
+    path = _bad_runtime_costs(tmp_path, 'kernel_table = "host-litert-xnnpack-int8-1t"\n'
+                                        'kernel_covered = ["ADD/xnnpack"]\n')
     with pytest.raises(EdgekitError, match="entry 'ADD/xnnpack' is not an op key"):
         load_profile_file(path)
