@@ -220,6 +220,9 @@ def test_profile_maps_every_kernel_to_a_graph_node(tiny_onnx: str) -> None:
     assert prof["onnx_node"].str.contains("Conv|Relu|Mul|Gemm").sum() > 20
     # the profiled runs' own wall time holds their kernels (medians, so with some slack)
     assert prof.attrs["run_ms"] >= 0.5 * prof["time_ms"].sum() > 0
+    # each node's fastest run, from the same events: never above its median, never zero
+    assert (prof["min_ms"] <= prof["time_ms"]).all() and (prof["min_ms"] > 0).all()
+    assert 0 < prof.attrs["run_min_ms"] <= prof.attrs["run_ms"]
 
 
 def test_profile_charges_a_rewritten_kernel_to_the_case_op(tmp_path: Path) -> None:
