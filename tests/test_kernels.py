@@ -416,3 +416,47 @@ def test_table_drift_re_times_the_quick_cases_the_table_holds(monkeypatch: pytes
     assert kernels.table_drift(_table(timings=fastest))["median_ratio"] == pytest.approx(2.5)
     assert kernels.table_drift(_table(timings=fastest), bandwidth=lambda t: 2e10
                                )["mem_ratio"] == pytest.approx(0.5)
+
+
+def test_fastest_window_keeps_the_least_contended_profile_whole() -> None:
+    """The window whose fastest run was fastest is kept as it is (its split between nodes not
+    mixed with another window's); a window without a run time loses to any that has one."""
+    calm = {"<layout>": 28e-6, "/conv/Conv": 72e-6, "<run>": 124e-6}
+    busy = {"<layout>": 87e-6, "/conv/Conv": 60e-6, "<run>": 218e-6}  # a faster conv, but busy
+    unknown = {"<layout>": 1e-6, "/conv/Conv": 1e-6}
+    assert kernels.fastest_window([busy, calm, unknown]) == calm
+    assert kernels.fastest_window([unknown]) == unknown
+    with pytest.raises(ValueError):
+        kernels.fastest_window([])
+
+
+def test_profiled_nodes_takes_windows_in_separate_passes(monkeypatch: pytest.MonkeyPatch,
+                                                         tmp_path: Path) -> None:
+    """Each profiled case is profiled once per pass over the suite (not ``windows`` times in a
+    row), fixed-cost cases never; each keeps its fastest window."""
+    from edgekit.bench import runners
+
+    cases = [get_case("chain_add_mul_n1"), get_case("conv1x1_s1_c128_128_h28"),
+             get_case("add_c64_h56")]
+    paths = [tmp_path / f"{c.name}.onnx" for c in cases]
+    calls: list[str] = []
+    run_ms = {cases[1].name: [0.30, 0.20, 0.25], cases[2].name: [0.05, 0.07, 0.06]}
+
+    def fake_profile(path: str, **kw: object) -> pd.DataFrame:
+        name = Path(path).stem
+        k = sum(c == name for c in calls)
+        calls.append(name)
+        df = pd.DataFrame({"onnx_node": ["op"], "ort_ops": ["X"], "time_ms": [run_ms[name][k]],
+                           "min_ms": [run_ms[name][k] * 0.9]})
+        df.attrs.update(run_ms=run_ms[name][k], run_min_ms=run_ms[name][k])
+        return df
+
+    monkeypatch.setattr(runners, "profile_onnxruntime", fake_profile)
+    lines: list[str] = []
+    out = kernels._profiled_nodes(cases, paths, "onnxruntime-cpu", 2, lines.append, windows=3)
+    assert calls == [cases[1].name, cases[2].name] * 3
+    assert out[0] == ""
+    assert json.loads(out[1]) == pytest.approx({"op": 0.18e-3, "<run>": 0.20e-3})
+    assert json.loads(out[2]) == pytest.approx({"op": 0.045e-3, "<run>": 0.05e-3})
+    assert lines[-1].startswith("[profile 6/6]")
+    assert kernels._profiled_nodes(cases, paths, "litert-xnnpack", 2, lines.append) == [""] * 3
