@@ -147,7 +147,8 @@ def build_cases(cases: Sequence[KernelCase], runtime_id: str, precision: str | P
 def time_cases(cases: Sequence[KernelCase], runtime_id: str, precision: str | Precision, *,
                threads: int = 1, min_time_s: float = 0.2, rounds: int = 3,
                progress: Callable[[str], None] = log_stderr,
-               cache_dir: str | os.PathLike[str] | None = None, seed: int = 0) -> pd.DataFrame:
+               cache_dir: str | os.PathLike[str] | None = None, seed: int = 0,
+               profile: bool = True) -> pd.DataFrame:
     """Time every case's artifact in ``runtime_id``, interleaved over ``rounds``.
 
     Round 1 times all cases, then round 2 (in a seeded shuffled order), and so on, so a burst of
@@ -164,7 +165,7 @@ def time_cases(cases: Sequence[KernelCase], runtime_id: str, precision: str | Pr
         profiler (onnxruntime), each ONNX node's kernel time as JSON, which
         :func:`edgekit.fit.kernel_fit.fit_kernel_table` takes as the measured op's time: ORT
         runs a case's layout transpose inside its NCHWc reorder, so subtracting a predicted
-        Transpose would misattribute it).
+        Transpose would misattribute it; ``profile=False``: not profiled, ``node_s`` empty).
     """
     import numpy as np
     import pandas as pd
@@ -202,7 +203,8 @@ def time_cases(cases: Sequence[KernelCase], runtime_id: str, precision: str | Pr
             medians[i].append(statistics.median(times) / 1e9)
             raw[i].extend(times)
             bar.step(cases[i].name, f"round {r + 1}/{rounds} {medians[i][-1] * 1e3:.3f} ms")
-    node_s = _profiled_nodes(cases, paths, rt.id, threads, progress)
+    node_s = (_profiled_nodes(cases, paths, rt.id, threads, progress) if profile
+              else ["" for _ in cases])
     rows = []
     for i, case in enumerate(cases):
         t = np.asarray(raw[i], dtype=float) / 1e9
@@ -254,7 +256,7 @@ def table_drift(table: RuntimeTable, *, rounds: int = 3,
         return {"cases": 0}
     then = table.timings.set_index("case")[measured_column(table.timings)]
     now = time_cases(cases, table.runtime, table.precision, threads=table.threads, rounds=rounds,
-                     progress=progress, cache_dir=cache_dir)
+                     progress=progress, cache_dir=cache_dir, profile=False)  # timings only
     ratio = {str(c): float(m / then[c]) for c, m in zip(now["case"], now["latency_s"],
                                                           strict=True)}
     r = np.array(list(ratio.values()))
