@@ -811,3 +811,42 @@ def test_kernel_covered_entries_are_op_keys(tmp_path: Path) -> None:
                                         'kernel_covered = ["ADD/xnnpack"]\n')
     with pytest.raises(EdgekitError, match="entry 'ADD/xnnpack' is not an op key"):
         load_profile_file(path)
+
+
+def test_ops_without_a_point_of_their_own_share_the_case_efficiency() -> None:
+    """An int8 exp case runs DEQUANTIZE, EXP and QUANTIZE. No case measures DEQUANTIZE or
+    QUANTIZE alone, so step 2 predicts them from their class's points, here a DIV at eta 0.002:
+    slower than the whole case, which would leave EXP unresolved. The three then share one
+    efficiency, the case's roofline over its time, and each gets a point at it."""
+    P, B = 50e9, 10e9
+    shape = {"kernel": [0], "stride": [1], "cin": [49], "cout": [49], "spatial": [4096]}
+    div = _ops(op=["DIV"], op_class=["elementwise"], unit=["builtin"], macs=[0.0],
+               bytes=[6e5], name=["div"], **shape)
+    exp = _ops(op=["DEQUANTIZE", "EXP", "QUANTIZE"], op_class=["elementwise"] * 3,
+               unit=["builtin"] * 3, macs=[0.0] * 3, bytes=[1e6, 1.6e6, 1e6],
+               name=["dq", "exp", "q"], **{k: v * 3 for k, v in shape.items()})
+    invoke, c_op = 1e-5, 1e-6
+    tiny = _ops(op=["ADD"], op_class=["elementwise"], unit=["builtin"], macs=[0.0],
+                bytes=[64.0], kernel=[0], name=["add"])
+    graphs = {"div": (div, 0), "exp": (exp, 0), "t1": (tiny, 0), "t2": (pd.concat([tiny] * 2), 0)}
+    exp_s = 3.6e6 / B / 0.25  # the three ops' roofline at eta 0.25: 1.44 ms
+    rows = [{"case": "t1", "artifact": "t1", "fixed_cost": True, "latency_s": invoke + c_op},
+            {"case": "t2", "artifact": "t2", "fixed_cost": True, "latency_s": invoke + 2 * c_op},
+            {"case": "div", "artifact": "div", "fixed_cost": False, "op_class": "elementwise",
+             "latency_s": invoke + c_op + 6e5 / B / 0.002},
+            {"case": "exp", "artifact": "exp", "fixed_cost": False, "op_class": "elementwise",
+             "latency_s": invoke + 3 * c_op + exp_s}]
+    fit = fit_kernel_table(pd.DataFrame(rows), runtime="litert-builtin", precision="int8",
+                           peak_mac_s=P, mem_bytes_s=B, graph=lambda a: graphs[a])
+    pts = pd.DataFrame(fit["points"])
+    assert pts.loc[pts["case"] == "div", "eta"].item() == pytest.approx(0.002, rel=1e-4)
+    mine = pts[pts["case"] == "exp"].set_index("op")
+    assert sorted(mine.index) == ["DEQUANTIZE", "EXP", "QUANTIZE"]
+    assert mine["eta"].to_numpy() == pytest.approx([0.25] * 3, rel=1e-4)
+    assert mine["op_s"].sum() == pytest.approx(exp_s, rel=1e-4)
+    summary = pd.DataFrame(fit["summary"]).set_index("case")
+    assert summary.loc["exp", "op"] == "DEQUANTIZE+EXP+QUANTIZE (shared)"
+    # a model's DEQUANTIZE is now predicted from its own point, not from the DIV's class rate
+    model = KernelModel({**fit, "points": fit["points"]}, P, B)
+    eta, source = model.eta(exp.iloc[[0]])
+    assert source[0] == "op" and eta[0] == pytest.approx(0.25, rel=1e-4)

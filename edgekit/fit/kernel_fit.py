@@ -26,7 +26,10 @@ The fit, in four steps:
    the case took beyond the fixed costs and the other ops' predicted time; ``eta = roofline
    time / that time``. Each point keeps the op's shape features.
    A case whose op time is lost in the noise of its other ops (below 2% of the case, or an
-   efficiency outside 1e-4..10) gives no point and is listed as unresolved.
+   efficiency outside 1e-4..10) gives no point and is listed as unresolved, unless some of
+   those ops had no point of their own type (predicted from their class's points): then they
+   and the measured op share one efficiency, the case's, and each gets a point at it
+   (:func:`_shared_points`: an int8 ``exp`` case's DEQUANTIZE, float EXP and QUANTIZE).
 3. **Thread-pool switch latency** ``c_w`` (:mod:`edgekit.runtime.threadpools`): each pair of
    ``pool_chain`` cases holds the same ops, alternating between two thread pools or in two
    blocks, so their difference ``T_alt - T_blk`` is what the extra switches add, with the ops'
@@ -211,6 +214,42 @@ def _measured_op(ops: pd.DataFrame, roof: np.ndarray, op_class: str) -> int:
     return int(np.argmax(np.where(mine, roof, -1.0))) if mine.any() else int(np.argmax(roof))
 
 
+def _point(case: str, op: Any, own_s: float, eta: float) -> dict[str, Any]:
+    """An efficiency point: op ``op`` (an op-table row) of ``case`` took ``own_s`` at ``eta``."""
+    return {"case": case, "op": str(op["op"]), "op_class": str(op["op_class"]),
+            "unit": str(op["unit"]), "dtype": str(op.get("dtype", "")),
+            **{k: float(op[k]) for k, _ in FEATURES},
+            "macs": float(op["macs"]), "bytes": float(op["bytes"]), "op_s": own_s, "eta": eta}
+
+
+def _shared_points(c: dict[str, Any], times: pd.DataFrame, main: int,
+                   model: KernelModel) -> list[dict[str, Any]]:
+    """Points for a case whose measured op was lost behind ops predicted without a point of
+    their own type (step 2, ``eta_source`` not ``op``): the measured op and those ops run at one
+    efficiency, ``eta = sum roofline / (the case less its fixed costs and its other ops)``.
+
+    An int8 ``exp`` case runs DEQUANTIZE, a float EXP and QUANTIZE. With no point of their own,
+    DEQUANTIZE and QUANTIZE took their class's (host B, built-in int8: 0.009, near the int8 DIV's
+    0.002), came out slower than the whole case, and left EXP unresolved; in a network the same
+    three ops (EfficientFormerV2's hand-written softmax) were predicted at that rate, 5.6 ms of
+    its 23 ms. ``[]`` when no such op is there or the group's time is lost too."""
+    ops = c["ops"]
+    src = times["eta_source"].astype(str).to_numpy() if "eta_source" in times else None
+    if src is None:
+        return []
+    group = [i for i in range(len(ops)) if i == main or src[i] != "op"]
+    if len(group) < 2:
+        return []
+    rest = float(sum(times["time_s"].iloc[i] for i in range(len(ops)) if i not in group))
+    own = (c["measured_s"] - model.invoke_s - c["partitions"] * model.per_partition_s - rest
+           - sum(model.per_op_s.get(str(ops["unit"].iloc[i]), 0.0) for i in group))
+    roof = float(sum(c["roof"][i] for i in group))
+    if own <= MIN_OP_SHARE * c["measured_s"] or not ETA_RANGE[0] <= roof / own <= ETA_RANGE[1]:
+        return []
+    eta = roof / own
+    return [_point(c["case"], ops.iloc[i], float(c["roof"][i]) / eta, eta) for i in group]
+
+
 def fit_kernel_table(timings: pd.DataFrame, *, runtime: str, precision: str, peak_mac_s: float,
                      mem_bytes_s: float, threads: int = 1,
                      graph: Callable[[str], tuple[pd.DataFrame, int]] | None = None,
@@ -282,17 +321,24 @@ def fit_kernel_table(timings: pd.DataFrame, *, runtime: str, precision: str, pea
                 ETA_RANGE[0] <= c["roof"][main] / own <= ETA_RANGE[1])
             own = max(own, MIN_OP_SHARE * c["measured_s"])
             eta = float(np.clip(c["roof"][main] / own, *ETA_RANGE))
+            shared = (None if resolved or profiled is not None or step == 1
+                      else _shared_points(c, times, main, model))
+            if shared:  # its other ops had no point of their own type: one efficiency for all
+                new.extend(shared)
+                summary.append({"case": c["case"], "measured_ms": c["measured_s"] * 1e3,
+                                "ops": len(ops), "partitions": c["partitions"],
+                                "op": "+".join(p["op"] for p in shared) + " (shared)",
+                                "unit": str(op["unit"]),
+                                "op_ms": sum(p["op_s"] for p in shared) * 1e3,
+                                "eta": shared[0]["eta"]})
+                continue
             if not resolved:  # the op's time is lost in the noise of the rest of the case
                 summary.append({"case": c["case"], "measured_ms": c["measured_s"] * 1e3,
                                 "ops": len(ops), "partitions": c["partitions"],
                                 "op": f"{op['op']} (unresolved)", "unit": str(op["unit"]),
                                 "op_ms": None, "eta": None})
                 continue
-            new.append({"case": c["case"], "op": str(op["op"]), "op_class": str(op["op_class"]),
-                        "unit": str(op["unit"]), "dtype": str(op.get("dtype", "")),
-                        **{k: float(op[k]) for k, _ in FEATURES},
-                        "macs": float(op["macs"]), "bytes": float(op["bytes"]),
-                        "op_s": own, "eta": eta})
+            new.append(_point(c["case"], op, own, eta))
             summary.append({"case": c["case"], "measured_ms": c["measured_s"] * 1e3,
                             "ops": len(ops), "partitions": c["partitions"], "op": str(op["op"]),
                             "unit": str(op["unit"]), "op_ms": own * 1e3, "eta": eta})
