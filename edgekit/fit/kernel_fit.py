@@ -222,6 +222,16 @@ def _point(case: str, op: Any, own_s: float, eta: float) -> dict[str, Any]:
             "macs": float(op["macs"]), "bytes": float(op["bytes"]), "op_s": own_s, "eta": eta}
 
 
+def _left_s(c: dict[str, Any], times: pd.DataFrame, group: Sequence[int],
+            model: KernelModel) -> float:
+    """What the ops ``group`` of case ``c`` took: its measured time less invoke, partitions,
+    the other ops' predicted ``times`` and the group's per-op dispatch."""
+    units = c["ops"]["unit"].astype(str)
+    rest = float(times["time_s"].sum() - sum(times["time_s"].iloc[i] for i in group))
+    return (c["measured_s"] - model.invoke_s - c["partitions"] * model.per_partition_s - rest
+            - sum(model.per_op_s.get(units.iloc[i], 0.0) for i in group))
+
+
 def _shared_points(c: dict[str, Any], times: pd.DataFrame, main: int,
                    model: KernelModel) -> list[dict[str, Any]]:
     """Points for a case whose measured op was lost behind ops predicted without a point of
@@ -233,21 +243,16 @@ def _shared_points(c: dict[str, Any], times: pd.DataFrame, main: int,
     0.002), came out slower than the whole case, and left EXP unresolved; in a network the same
     three ops (EfficientFormerV2's hand-written softmax) were predicted at that rate, 5.6 ms of
     its 23 ms. ``[]`` when no such op is there or the group's time is lost too."""
-    ops = c["ops"]
-    src = times["eta_source"].astype(str).to_numpy() if "eta_source" in times else None
-    if src is None:
-        return []
-    group = [i for i in range(len(ops)) if i == main or src[i] != "op"]
+    src = times["eta_source"].astype(str).to_numpy()
+    group = [i for i in range(len(times)) if i == main or src[i] != "op"]
     if len(group) < 2:
         return []
-    rest = float(sum(times["time_s"].iloc[i] for i in range(len(ops)) if i not in group))
-    own = (c["measured_s"] - model.invoke_s - c["partitions"] * model.per_partition_s - rest
-           - sum(model.per_op_s.get(str(ops["unit"].iloc[i]), 0.0) for i in group))
+    own = _left_s(c, times, group, model)
     roof = float(sum(c["roof"][i] for i in group))
     if own <= MIN_OP_SHARE * c["measured_s"] or not ETA_RANGE[0] <= roof / own <= ETA_RANGE[1]:
         return []
     eta = roof / own
-    return [_point(c["case"], ops.iloc[i], float(c["roof"][i]) / eta, eta) for i in group]
+    return [_point(c["case"], c["ops"].iloc[i], float(c["roof"][i]) / eta, eta) for i in group]
 
 
 def fit_kernel_table(timings: pd.DataFrame, *, runtime: str, precision: str, peak_mac_s: float,
@@ -310,13 +315,11 @@ def fit_kernel_table(timings: pd.DataFrame, *, runtime: str, precision: str, pea
             main = _measured_op(ops, c["roof"], c["op_class"])
             times = model.op_times(ops) if step == 2 else ops.assign(
                 time_s=c["roof"] + [model.per_op_s.get(u, 0.0) for u in ops["unit"]])
-            others = float(times["time_s"].sum() - times["time_s"].iloc[main])
             op = ops.iloc[main]
             profiled = c["node_s"].get(str(op.get("name", "")))  # the profiler's time of it
             fixed_s = model.invoke_s + sum(model.per_op_s.get(str(u), 0.0) for u in ops["unit"])
-            own = profiled * _profile_scale(c, fixed_s) if profiled is not None else (
-                c["measured_s"] - model.invoke_s - c["partitions"] * model.per_partition_s
-                - others - model.per_op_s.get(str(op["unit"]), 0.0))
+            own = (profiled * _profile_scale(c, fixed_s) if profiled is not None
+                   else _left_s(c, times, [main], model))
             resolved = own > MIN_OP_SHARE * c["measured_s"] and (
                 ETA_RANGE[0] <= c["roof"][main] / own <= ETA_RANGE[1])
             own = max(own, MIN_OP_SHARE * c["measured_s"])
