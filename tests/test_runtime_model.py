@@ -381,6 +381,52 @@ def test_cold_weights_in_the_formula_and_from_shared_vs_distinct_chains() -> Non
     assert plain["fixed"]["weight_s_per_byte"] == 0.0
 
 
+def test_cold_weights_on_a_unit_that_packs_weights_per_op() -> None:
+    """XNNPACK packs its own copy of the weights for every op, so its shared chain is as cold as
+    the distinct one and their difference says nothing: the warm reference is the distinct chain
+    predicted from the single-op points. A single-op case of the chain's conv gives the point;
+    both chains run at its time plus the cold weights; the cost per byte comes back. The same
+    timings on a unit that shares one buffer read 0 (the pair's difference)."""
+    P, B, c_b, eta = 50e9, 10e9, 2e-11, 0.4
+    fixed = {"invoke_s": 1e-5, "per_op_s": {"xnnpack": 1e-6}}
+    truth = KernelModel({"fixed": fixed, "points": [
+        {"op": "CONV_2D", "op_class": "dense_conv", "unit": "xnnpack", "kernel": 1, "stride": 1,
+         "cin": 768, "cout": 768, "spatial": 49, "eta": eta}]}, P, B)
+    conv = dict(op=["CONV_2D"], op_class=["dense_conv"], unit=["xnnpack"], macs=[768 * 768 * 49.0],
+                bytes=[768 * 768 * 4 + 2 * 768 * 49 * 4.0], kernel=[1], cin=[768], cout=[768],
+                spatial=[49], weight_bytes=[768 * 768 * 4.0])
+    graphs = {"conv1x1_c768_h7": (_ops(**conv), 0)}
+    rows = [{"case": "conv1x1_c768_h7", "artifact": "conv1x1_c768_h7", "fixed_cost": False,
+             "op_class": "dense_conv",
+             "median_s": truth.total_s(truth.op_times(graphs["conv1x1_c768_h7"][0]), 0)}]
+    chain = pd.concat([_ops(**conv)] * 16, ignore_index=True)
+    cold = truth.total_s(truth.op_times(chain), 0) + 16 * 768 * 768 * 4 * c_b
+    for weights in ("shared", "distinct"):
+        graphs[f"weights_{weights}"] = (chain, 0)
+        rows.append({"case": f"weights_{weights}", "artifact": f"weights_{weights}",
+                     "fixed_cost": False, "weight_chain": True, "group": "g", "weights": weights,
+                     "op_class": "other", "median_s": cold})
+    tiny = dict(op="ADD", op_class="elementwise", macs=0.0, bytes=64.0, kernel=0, unit="xnnpack",
+                weight_bytes=0.0)
+    for n in (1, 4, 16):
+        graphs[f"chain{n}"] = (pd.concat([_ops(**{k: [v] for k, v in tiny.items()})] * n,
+                                         ignore_index=True), 0)
+        rows.append({"case": f"chain{n}", "artifact": f"chain{n}", "fixed_cost": True,
+                     "median_s": truth.total_s(truth.op_times(graphs[f"chain{n}"][0]), 0)})
+    fit = fit_kernel_table(pd.DataFrame(rows), runtime="litert-xnnpack", precision="fp32",
+                           peak_mac_s=P, mem_bytes_s=B, graph=lambda a: graphs[a])
+    fx = fit["fixed"]
+    assert [p["eta"] for p in fit["points"]] == [pytest.approx(eta, rel=1e-3)]
+    assert fx["weight_s_per_byte"] == pytest.approx(c_b, rel=1e-2)
+    assert fx["weight_reference_by_pair"] == {"g": "predicted"}
+    for g in graphs.values():  # the same timings where one buffer serves every op
+        g[0]["unit"] = "builtin"
+    shared = fit_kernel_table(pd.DataFrame(rows), runtime="litert-builtin", precision="fp32",
+                              peak_mac_s=P, mem_bytes_s=B, graph=lambda a: graphs[a])
+    assert shared["fixed"]["weight_s_per_byte"] == 0.0
+    assert shared["fixed"]["weight_reference_by_pair"] == {"g": "shared"}
+
+
 @pytest.mark.toolchain("tflite")
 def test_builtin_placement_counts_pool_switches_at_two_threads(hswish_int8: Path) -> None:
     """conv 3x3 -> hard-swish -> depthwise -> conv 1x1 on the built-in kernels at 2 threads:
