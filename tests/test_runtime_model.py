@@ -266,8 +266,8 @@ def test_thread_pools_of_litert_builtin_kernels() -> None:
 
 
 def test_pool_switch_latency_in_the_formula_and_from_pairs_of_chains() -> None:
-    """An op starting a pool's turn takes max(f x its time, c_w), f the threads'
-    oversubscription; c_w comes back from alternating vs blocked chains of the same ops,
+    """An op starting a pool's turn shares the cores (f x, f the threads' oversubscription)
+    for its first c_w of work and cannot end before c_w; c_w comes back from alternating vs blocked chains of the same ops,
     whatever the ops themselves cost, and a pair of ops that outlast the wait gives no c_w."""
     from edgekit.runtime.threadpools import oversubscription, switch_penalty_s
 
@@ -275,9 +275,13 @@ def test_pool_switch_latency_in_the_formula_and_from_pairs_of_chains() -> None:
     # by hand: ops of 0.1, 0.5, 0.2 ms on ruy, gemmlowp, ruy: the 2nd and 3rd start a turn
     assert switch_penalty_s([1e-4, 5e-4, 2e-4], ["ruy", "gemmlowp", "ruy"], 4e-4) == \
         pytest.approx(0.0 + 2e-4)
-    # shared with the other pool's spinning worker (x1.5): 0.75 - 0.5 and max(0.3, 0.4) - 0.2
+    # shared with the other pool's spinning worker (x1.5) for the first 0.4 ms, until that
+    # worker stops spinning: 1.5 x 0.4 + 0.1 - 0.5, and max(1.5 x 0.2, 0.4) - 0.2
     assert switch_penalty_s([1e-4, 5e-4, 2e-4], ["ruy", "gemmlowp", "ruy"], 4e-4, 1.5) == \
-        pytest.approx(2.5e-4 + 2e-4)
+        pytest.approx(2e-4 + 2e-4)
+    # a 4 ms op pays (1.5 - 1) x 0.4 ms, not half its time; with no wait measured it shares whole
+    assert switch_penalty_s([1e-4, 4e-3], ["ruy", "gemmlowp"], 4e-4, 1.5) == pytest.approx(2e-4)
+    assert switch_penalty_s([1e-4, 4e-3], ["ruy", "gemmlowp"], 0.0, 1.5) == pytest.approx(2e-3)
     assert switch_penalty_s([1e-4, 5e-4], ["ruy", "ruy"], 4e-4, 1.5) == 0.0
     assert switch_penalty_s([1e-4, 5e-4], [], 4e-4, 1.5) == 0.0
     P, B, c_w, invoke, per_op = 50e9, 10e9, 4e-4, 1e-5, 1e-6
@@ -288,8 +292,8 @@ def test_pool_switch_latency_in_the_formula_and_from_pairs_of_chains() -> None:
     assert m.total_s(t, 0, ["ruy", "gemmlowp"]) == pytest.approx(
         m.total_s(t, 0) + (c_w - 2.1e-5))
     big = m.op_times(pd.concat([_ops(unit=["builtin"], macs=[5e7])] * 2, ignore_index=True))
-    assert m.total_s(big, 0, ["ruy", "gemmlowp"]) == pytest.approx(  # 1.001 ms, shared: x1.5
-        m.total_s(big, 0) + 0.5 * 1.001e-3)
+    assert m.total_s(big, 0, ["ruy", "gemmlowp"]) == pytest.approx(  # 1.001 ms: x1.5 for c_w
+        m.total_s(big, 0) + 0.5 * c_w)
     graphs: dict[str, tuple[pd.DataFrame, int]] = {}
     rows = []
     # the ops' own time differs per pair; pair "c"'s ops outlast the wait

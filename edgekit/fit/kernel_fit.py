@@ -33,11 +33,11 @@ The fit, in four steps:
 3. **Thread-pool switch latency** ``c_w`` (:mod:`edgekit.runtime.threadpools`): each pair of
    ``pool_chain`` cases holds the same ops, alternating between two thread pools or in two
    blocks, so their difference ``T_alt - T_blk`` is what the extra switches add, with the ops'
-   work cancelled. An op starting a pool's turn takes ``max(f t_i, c_w)``, with ``f`` the
-   fair-share oversubscription of the threads (1.5 at 2:
-   :func:`edgekit.runtime.threadpools.oversubscription`); ``c_w`` solves
-   ``sum_alt (max(f t_i, c_w) - t_i) - sum_blk (max(f t_i, c_w) - t_i) = T_alt - T_blk`` over
-   those ops (``t_i`` from step 2's points), and is the median over the pairs (0 without pairs,
+   work cancelled. An op starting a pool's turn shares the cores for its first ``c_w`` of work,
+   at ``f`` times its speed, ``f`` the fair-share oversubscription of the threads (1.5 at 2:
+   :func:`edgekit.runtime.threadpools.oversubscription`), and cannot end before ``c_w``
+   (:func:`edgekit.runtime.threadpools.switch_penalty_s`); ``c_w`` solves
+   ``sum_alt penalty_i(c_w) - sum_blk penalty_i(c_w) = T_alt - T_blk`` over those ops (``t_i`` from step 2's points), and is the median over the pairs (0 without pairs,
    or where the placement has no switches: onnxruntime, 1 thread).
 4. **Cold weights** ``c_b`` (seconds per weight byte): each pair of ``weight_chain`` cases holds
    the same ``n`` convolutions, all with one set of weights (``shared``: in the cache after the

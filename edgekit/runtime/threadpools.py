@@ -129,15 +129,29 @@ def oversubscription(threads: int) -> float:
 def switch_penalty_s(times: Sequence[float], pools: Sequence[str], latency_s: float,
                      factor: float = 1.0) -> float:
     """The time thread-pool switches add to a graph. The op that starts a pool's turn runs
-    beside the previous pool's still-spinning workers, so it takes ``factor`` times its own
-    time (:func:`oversubscription`), and it cannot end before its own pool's worker is
-    scheduled, ``latency_s`` after the switch; its work overlaps that wait (the calling thread
-    works meanwhile). So it takes ``max(factor * t_i, latency_s)``. Returns
-    ``sum max(factor * t_i, latency_s) - t_i`` over those ops."""
+    beside the previous pool's still-spinning workers, and it cannot end before its own pool's
+    worker is scheduled, ``latency_s`` after the switch: the moment the previous pool's worker
+    stops spinning and frees its core. So only the op's first ``latency_s`` of work shares the
+    cores and takes ``factor`` times as long (:func:`oversubscription`); the rest runs at its
+    own speed, and its work overlaps the wait (the calling thread works meanwhile): an op of
+    ``t_i`` takes ``max(factor * min(t_i, latency_s) + max(t_i - latency_s, 0), latency_s)``,
+    so at most ``(factor - 1) * latency_s`` more than alone. Where no wait was measured
+    (``latency_s`` 0: a table without pair cases) the whole op shares the cores, ``factor *
+    t_i``. Returns the sum over those ops of what they take beyond ``t_i``.
+
+    The window is the measured wait, not a parameter of its own. Before it (every op shared
+    whole) host C's built-in int8 tables at 2 threads predicted the large-op models slow:
+    MobileNetV4-Conv-L x0.75 and MobileOne-S3 x0.80 measured / predicted, whose 1-4 ms convs
+    each took half their time again after a switch (87.6 of the 301 ms predicted for Conv-L);
+    EfficientFormer L1 and L3, which never switch, sat at x1.09-1.12."""
     if not pools or (latency_s <= 0 and factor <= 1.0):
         return 0.0
-    return float(sum(max(factor * float(times[i]), latency_s) - float(times[i])
-                     for i in after_switch(pools)))
+    out = 0.0
+    for i in after_switch(pools):
+        t = float(times[i])
+        shared = min(t, latency_s) if latency_s > 0 else t
+        out += max(factor * shared + (t - shared), latency_s) - t
+    return float(out)
 
 
 __all__ = ["GEMM_OPS", "ROW_SPLIT_OPS", "RUY_LOG2_DIVISOR", "after_switch", "op_pool", "op_pools",
