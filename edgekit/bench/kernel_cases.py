@@ -23,8 +23,9 @@ pool) or in two blocks (``blk``: one switch); their difference is the cost of a 
 difference is what reading an op's weights costs when they are not in the cache, the state of
 every op's weights in a network, which touches all its weights once per invoke (a single-op case
 reads the same weights every time). onnxruntime and LiteRT's built-in kernels pay it (measured
-on the host: 10-36 us per MB of weights on top of the conv); XNNPACK, which streams its packed
-weights, 0-3 us (:mod:`edgekit.fit.kernel_fit`, step 4).
+on the hosts: 7-67 us per MB of weights on top of the conv). XNNPACK packs a copy of the weights
+per op, so its shared chain is cold too: there the distinct chain is held against its single-op
+prediction instead (fp32: 23-40 us per MB on host C; :mod:`edgekit.fit.kernel_fit`, step 4).
 """
 
 from __future__ import annotations
