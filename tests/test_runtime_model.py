@@ -267,8 +267,9 @@ def test_thread_pools_of_litert_builtin_kernels() -> None:
 
 def test_pool_switch_latency_in_the_formula_and_from_pairs_of_chains() -> None:
     """An op starting a pool's turn shares the cores (f x, f the threads' oversubscription)
-    for its first c_w of work and cannot end before c_w; c_w comes back from alternating vs blocked chains of the same ops,
-    whatever the ops themselves cost, and a pair of ops that outlast the wait gives no c_w."""
+    for its first c_w of work and cannot end before c_w; c_w comes back from alternating vs
+    blocked chains of the same ops, whatever the ops themselves cost, and a pair of ops that
+    outlast the wait gives no c_w."""
     from edgekit.runtime.threadpools import oversubscription, switch_penalty_s
 
     assert [oversubscription(t) for t in (1, 2, 4)] == [1.0, 1.5, 1.75]
@@ -330,6 +331,19 @@ def test_pool_switch_latency_in_the_formula_and_from_pairs_of_chains() -> None:
     assert one["fixed"]["per_pool_switch_s"] == 0.0 and one["fixed"]["pool_switch_s_by_pair"] == {}
 
 
+def _fixed_cost_chains(graphs: dict[str, tuple[pd.DataFrame, int]], rows: list[dict],
+                       truth: KernelModel, unit: str) -> None:
+    """Add chains of 1, 4 and 16 tiny ADDs on ``unit`` (the fixed-cost cases), timed by
+    ``truth``, to a synthetic table's ``graphs`` and ``rows``."""
+    tiny = dict(op="ADD", op_class="elementwise", macs=0.0, bytes=64.0, kernel=0, unit=unit,
+                weight_bytes=0.0)
+    for n in (1, 4, 16):
+        graphs[f"chain{n}"] = (pd.concat([_ops(**{k: [v] for k, v in tiny.items()})] * n,
+                                         ignore_index=True), 0)
+        rows.append({"case": f"chain{n}", "artifact": f"chain{n}", "fixed_cost": True,
+                     "median_s": truth.total_s(truth.op_times(graphs[f"chain{n}"][0]), 0)})
+
+
 def test_cold_weights_in_the_formula_and_from_shared_vs_distinct_chains() -> None:
     """An op's weight bytes times the table's cost per cold weight byte add to its time (ops
     without a unit pay none); the cost comes back from a pair of chains of the same convs, all
@@ -359,13 +373,7 @@ def test_cold_weights_in_the_formula_and_from_shared_vs_distinct_chains() -> Non
             rows.append({"case": name, "artifact": name, "fixed_cost": False,
                          "weight_chain": True, "group": group, "weights": weights,
                          "op_class": "other", "median_s": warm + extra})
-    tiny = dict(op="ADD", op_class="elementwise", macs=0.0, bytes=64.0, kernel=0, unit="cpu",
-                weight_bytes=0.0)
-    for n in (1, 4, 16):
-        graphs[f"chain{n}"] = (pd.concat([_ops(**{k: [v] for k, v in tiny.items()})] * n,
-                                         ignore_index=True), 0)
-        rows.append({"case": f"chain{n}", "artifact": f"chain{n}", "fixed_cost": True,
-                     "median_s": truth.total_s(truth.op_times(graphs[f"chain{n}"][0]), 0)})
+    _fixed_cost_chains(graphs, rows, truth, "cpu")
     fit = fit_kernel_table(pd.DataFrame(rows), runtime="onnxruntime-cpu", precision="fp32",
                            peak_mac_s=P, mem_bytes_s=B, graph=lambda a: graphs[a])
     fx = fit["fixed"]
@@ -410,13 +418,7 @@ def test_cold_weights_on_a_unit_that_packs_weights_per_op() -> None:
         rows.append({"case": f"weights_{weights}", "artifact": f"weights_{weights}",
                      "fixed_cost": False, "weight_chain": True, "group": "g", "weights": weights,
                      "op_class": "other", "median_s": cold})
-    tiny = dict(op="ADD", op_class="elementwise", macs=0.0, bytes=64.0, kernel=0, unit="xnnpack",
-                weight_bytes=0.0)
-    for n in (1, 4, 16):
-        graphs[f"chain{n}"] = (pd.concat([_ops(**{k: [v] for k, v in tiny.items()})] * n,
-                                         ignore_index=True), 0)
-        rows.append({"case": f"chain{n}", "artifact": f"chain{n}", "fixed_cost": True,
-                     "median_s": truth.total_s(truth.op_times(graphs[f"chain{n}"][0]), 0)})
+    _fixed_cost_chains(graphs, rows, truth, "xnnpack")
     fit = fit_kernel_table(pd.DataFrame(rows), runtime="litert-xnnpack", precision="fp32",
                            peak_mac_s=P, mem_bytes_s=B, graph=lambda a: graphs[a])
     fx = fit["fixed"]

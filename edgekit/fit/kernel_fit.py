@@ -37,8 +37,9 @@ The fit, in four steps:
    at ``f`` times its speed, ``f`` the fair-share oversubscription of the threads (1.5 at 2:
    :func:`edgekit.runtime.threadpools.oversubscription`), and cannot end before ``c_w``
    (:func:`edgekit.runtime.threadpools.switch_penalty_s`); ``c_w`` solves
-   ``sum_alt penalty_i(c_w) - sum_blk penalty_i(c_w) = T_alt - T_blk`` over those ops (``t_i`` from step 2's points), and is the median over the pairs (0 without pairs,
-   or where the placement has no switches: onnxruntime, 1 thread).
+   ``sum_alt penalty_i(c_w) - sum_blk penalty_i(c_w) = T_alt - T_blk`` over those ops (``t_i``
+   from step 2's points), and is the median over the pairs (0 without pairs, or where the
+   placement has no switches: onnxruntime, 1 thread).
 4. **Cold weights** ``c_b`` (seconds per weight byte): each pair of ``weight_chain`` cases holds
    the same ``n`` convolutions, all with one set of weights (``shared``: in the cache after the
    first invoke) or each with its own (``distinct``: ``n`` times the bytes, beyond the cache), so
@@ -209,8 +210,9 @@ def _weight_cost(cases: Sequence[dict[str, Any]], model: KernelModel) -> dict[st
     for g, pair in _pairs(cases, "weight_chain", "weights", ("shared", "distinct")):
         d = pair["distinct"]
         ops = d["ops"]
-        wb = ops["weight_bytes"].fillna(0).to_numpy(float) if "weight_bytes" in ops else None
-        w = float(wb.sum()) if wb is not None else 0.0
+        wb = (ops["weight_bytes"].fillna(0).to_numpy(float) if "weight_bytes" in ops
+              else np.zeros(len(ops)))
+        w = float(wb.sum())
         if w <= 0:
             continue
         units = set(ops["unit"].astype(str)[wb > 0])
@@ -369,10 +371,9 @@ def fit_kernel_table(timings: pd.DataFrame, *, runtime: str, precision: str, pea
                             "ops": len(ops), "partitions": c["partitions"], "op": str(op["op"]),
                             "unit": str(op["unit"]), "op_ms": own * 1e3, "eta": eta})
         points = new
-    fixed.update(_pool_switch_cost(cases, KernelModel({**fit, "points": points}, peak_mac_s,
-                                                      mem_bytes_s)))
-    fixed.update(_weight_cost(cases, KernelModel({**fit, "points": points}, peak_mac_s,
-                                                 mem_bytes_s)))
+    model = KernelModel({**fit, "points": points}, peak_mac_s, mem_bytes_s)  # no c_w, no c_b
+    fixed.update(_pool_switch_cost(cases, model))
+    fixed.update(_weight_cost(cases, model))
     for c in cases:
         if c["case"] in tiny:
             summary.append({"case": c["case"], "measured_ms": c["measured_s"] * 1e3,
